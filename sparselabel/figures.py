@@ -6,13 +6,12 @@ Files are written atomically.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path
 from .image import Image
 from .palette import segment_color
 
@@ -29,15 +28,9 @@ def _pyplot():
 def save_figure(figure, path: str | Path, dpi: int = 110) -> Path:
     """Save ``figure`` to ``path`` (format from its suffix) through a temporary file, then close it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(descriptor)
     try:
-        figure.savefig(temporary, dpi=dpi, bbox_inches="tight", facecolor=figure.get_facecolor())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, dpi=dpi, bbox_inches="tight", facecolor=figure.get_facecolor())
     finally:
         _pyplot().close(figure)
     return path

@@ -8,9 +8,7 @@ Writes are atomic: a temporary file beside the target is renamed over it, so a c
 from __future__ import annotations
 
 import gzip
-import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from .atomic import atomic_path
 from .errors import UserInputError
 from .image import Geometry, Image
 
@@ -39,7 +38,7 @@ def _is_image_file(path: Path) -> bool:
     return path.is_file() and path.name.lower().endswith(IMAGE_SUFFIXES) and not path.name.startswith(".")
 
 
-def _dicom_series(folder: Path) -> list[str]:
+def dicom_series_ids(folder: Path) -> list[str]:
     """Series instance UIDs of the DICOM series directly in ``folder``."""
     reader = sitk.ImageSeriesReader()
     reader.GlobalWarningDisplayOff()
@@ -51,7 +50,7 @@ def _read_sitk(path: Path) -> sitk.Image:
         raise UserInputError(f"{path}: no such file or folder")
     try:
         if path.is_dir():
-            series = _dicom_series(path)
+            series = dicom_series_ids(path)
             if not series:
                 raise UserInputError(f"{path}: folder holds no DICOM series (expected an image file or a DICOM folder)")
             if len(series) > 1:
@@ -177,20 +176,13 @@ def write_image(image: Image, path: str | Path, compress: bool = True) -> Path:
     path = Path(path)
     if not path.name.lower().endswith(IMAGE_SUFFIXES):
         raise UserInputError(f"{path}: unknown image file type; expected one of {', '.join(IMAGE_SUFFIXES)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     sitk_image = sitk.GetImageFromArray(image.array)
     sitk_image.SetSpacing(image.geometry.spacing)
     sitk_image.SetOrigin(image.geometry.origin)
     sitk_image.SetDirection(image.geometry.direction)
     suffix = next(s for s in IMAGE_SUFFIXES if path.name.lower().endswith(s))
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{base_name(path)}.", suffix=suffix, dir=path.parent)
-    os.close(descriptor)
-    try:
-        sitk.WriteImage(sitk_image, temporary, compress)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, suffix=suffix) as temporary:
+        sitk.WriteImage(sitk_image, str(temporary), compress)
     return path
 
 
@@ -205,7 +197,7 @@ def discover_images(folder: str | Path) -> list[Path]:
         raise UserInputError(f"{folder}: no such folder" if not folder.exists()
                              else f"{folder}: is a file; expected a folder of images")
     found = [p for p in folder.iterdir() if _is_image_file(p)]
-    found += [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".") and _dicom_series(p)]
+    found += [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".") and dicom_series_ids(p)]
     if not found:
         raise UserInputError(f"{folder}: holds no images; expected files ending in "
                              f"{', '.join(IMAGE_SUFFIXES)} or DICOM series folders")

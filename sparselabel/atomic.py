@@ -1,0 +1,45 @@
+"""Atomic file writes: a temporary file beside the target, renamed over it only once it is complete.
+
+A crash or a cancel mid-write leaves the previous file untouched and no half-written one behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@contextmanager
+def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path in ``path``'s folder; on success it replaces ``path``, on failure it is removed.
+
+    ``suffix`` (default: ``path``'s own suffix) lets writers that choose a format by file name see the right one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix if suffix is not None
+                                             else path.suffix, dir=path.parent)
+    os.close(descriptor)
+    try:
+        yield Path(temporary)
+        os.chmod(temporary, _default_mode())  # mkstemp makes owner-only files; keep the usual permissions
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(text)
+    return Path(path)
