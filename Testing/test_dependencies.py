@@ -1,0 +1,126 @@
+"""Dependencies inside Slicer: torch only through the PyTorch extension, never touching Slicer's own packages.
+
+Slicer's Python is replaced here by recording fakes of exactly the calls the real ones receive.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from sparselabel import dependencies
+from sparselabel.errors import CancelledError, UserInputError
+
+
+def test_check_reads_metadata_without_importing():
+    numpy = dependencies.check("numpy>=1.0")
+    assert numpy.satisfied and numpy.installed
+    too_new = dependencies.check("numpy>=999")
+    assert not too_new.satisfied and "too old (needs numpy>=999)" in too_new.describe()
+    absent = dependencies.check("surely-not-a-package-sparselabel>=1")
+    assert absent.installed is None and "missing" in absent.describe()
+    assert [r.name for r in dependencies.report()][0] == "torch"
+
+
+class FakeSlicer:
+    """Stands in for ``slicer`` (and ``PyTorchUtils``) and records what SparseLabel asks of it."""
+
+    def __init__(self, monkeypatch, tmp_path, version: str, confirm: bool = True, torch_result=object()):
+        self.calls: list[tuple] = []
+        slicer = types.ModuleType("slicer")
+        slicer.util = types.SimpleNamespace(
+            confirmOkCancelDisplay=lambda text, windowTitle=None: self.calls.append(("confirm", text)) or confirm,
+            pip_install=lambda requirements: self.calls.append(("pip_install", requirements)),
+            tempDirectory=lambda: str(tmp_path),
+        )
+        monkeypatch.setitem(sys.modules, "slicer", slicer)
+        if version == "5.12":
+            packaging = types.ModuleType("slicer.packaging")
+
+            def pip_ensure(requirements, skip_packages=None, requester=None):
+                self.calls.append(("pip_ensure", list(requirements), list(skip_packages), requester))
+                if not confirm:
+                    raise RuntimeError("User declined package installation")
+
+            packaging.pip_ensure = pip_ensure
+            slicer.packaging = packaging
+            monkeypatch.setitem(sys.modules, "slicer.packaging", packaging)
+        else:
+            monkeypatch.setitem(sys.modules, "slicer.packaging", None)  # import fails, as on Slicer 5.10
+
+        torch_utils = types.ModuleType("PyTorchUtils")
+
+        class Logic:
+            def installTorch(logic, askConfirmation, torchVersionRequirement):  # noqa: N805
+                self.calls.append(("installTorch", askConfirmation, torchVersionRequirement))
+                return torch_result
+
+        torch_utils.PyTorchUtilsLogic = Logic
+        monkeypatch.setitem(sys.modules, "PyTorchUtils", torch_utils)
+
+
+def _pretend_missing(monkeypatch, names):
+    real = dependencies.check
+
+    def check(specifier):
+        result = real(specifier)
+        if result.name in names:
+            return dependencies.Requirement(specifier, result.name, None, False)
+        return result
+
+    monkeypatch.setattr(dependencies, "check", check)
+
+
+def test_nothing_happens_when_everything_is_installed(monkeypatch, tmp_path):
+    fake = FakeSlicer(monkeypatch, tmp_path, "5.12")
+    assert dependencies.ensure_in_slicer("OneSliceSeg") == []
+    assert fake.calls == []
+
+
+def test_torch_comes_from_the_pytorch_extension_with_confirmation(monkeypatch, tmp_path):
+    fake = FakeSlicer(monkeypatch, tmp_path, "5.12")
+    _pretend_missing(monkeypatch, {"torch", "monai"})
+    installed = dependencies.ensure_in_slicer("OneSliceSeg")
+    assert fake.calls[0] == ("installTorch", True, ">=2.1")
+    kind, requirements, skipped, requester = fake.calls[1]
+    assert kind == "pip_ensure" and requirements == ["monai>=1.3"] and requester == "OneSliceSeg"
+    assert {"torch", "numpy", "SimpleITK", "vtk"} <= set(skipped)
+    assert installed == ["torch>=2.1", "monai>=1.3"]
+
+
+def test_slicer_5_10_asks_first_and_pins_slicers_own_packages(monkeypatch, tmp_path):
+    fake = FakeSlicer(monkeypatch, tmp_path, "5.10")
+    _pretend_missing(monkeypatch, {"scikit-learn"})
+    dependencies.ensure_in_slicer("ActiveSeg")
+    assert fake.calls[0][0] == "confirm" and "scikit-learn>=1.3" in fake.calls[0][1]
+    kind, arguments = fake.calls[1]
+    assert kind == "pip_install" and arguments[0] == "scikit-learn>=1.3" and arguments[1] == "--constraint"
+    pins = open(arguments[2]).read().split()
+    assert any(p.startswith("numpy==") for p in pins)
+    assert not any("torch" in str(a) for a in arguments)
+
+
+@pytest.mark.parametrize("version", ["5.10", "5.12"])
+def test_declining_changes_nothing(monkeypatch, tmp_path, version):
+    fake = FakeSlicer(monkeypatch, tmp_path, version, confirm=False)
+    _pretend_missing(monkeypatch, {"scipy"})
+    with pytest.raises(CancelledError, match="declined"):
+        dependencies.ensure_in_slicer("ActiveSeg")
+    assert not any(call[0] == "pip_install" for call in fake.calls)
+
+
+def test_declined_torch_install_is_a_cancel(monkeypatch, tmp_path):
+    FakeSlicer(monkeypatch, tmp_path, "5.12", torch_result=None)
+    _pretend_missing(monkeypatch, {"torch"})
+    with pytest.raises(CancelledError, match="PyTorch installation was declined"):
+        dependencies.ensure_in_slicer("OneSliceSeg")
+
+
+def test_missing_pytorch_extension_says_what_to_install(monkeypatch, tmp_path):
+    FakeSlicer(monkeypatch, tmp_path, "5.12")
+    monkeypatch.setitem(sys.modules, "PyTorchUtils", None)
+    _pretend_missing(monkeypatch, {"torch"})
+    with pytest.raises(UserInputError, match="install 'PyTorch' from the Extensions Manager"):
+        dependencies.ensure_in_slicer("OneSliceSeg")
