@@ -21,13 +21,13 @@ def test_check_reads_metadata_without_importing():
     assert not too_new.satisfied and "too old (needs numpy>=999)" in too_new.describe()
     absent = dependencies.check("surely-not-a-package-sparselabel>=1")
     assert absent.installed is None and "missing" in absent.describe()
-    assert [r.name for r in dependencies.report()][0] == "torch"
+    assert dependencies.report()[0].name == "torch"
 
 
 class FakeSlicer:
     """Stands in for ``slicer`` (and ``PyTorchUtils``) and records what SparseLabel asks of it."""
 
-    def __init__(self, monkeypatch, tmp_path, version: str, confirm: bool = True, torch_result=object()):
+    def __init__(self, monkeypatch, tmp_path, version: str, confirm: bool = True, torch_result="torch module"):
         self.calls: list[tuple] = []
         slicer = types.ModuleType("slicer")
         slicer.util = types.SimpleNamespace(
@@ -39,8 +39,8 @@ class FakeSlicer:
         if version == "5.12":
             packaging = types.ModuleType("slicer.packaging")
 
-            def pip_ensure(requirements, skip_packages=None, requester=None):
-                self.calls.append(("pip_ensure", list(requirements), list(skip_packages), requester))
+            def pip_ensure(requirements, constraints=None, requester=None):
+                self.calls.append(("pip_ensure", list(requirements), open(constraints).read().split(), requester))
                 if not confirm:
                     raise RuntimeError("User declined package installation")
 
@@ -84,9 +84,9 @@ def test_torch_comes_from_the_pytorch_extension_with_confirmation(monkeypatch, t
     _pretend_missing(monkeypatch, {"torch", "monai"})
     installed = dependencies.ensure_in_slicer("OneSliceSeg")
     assert fake.calls[0] == ("installTorch", True, ">=2.1")
-    kind, requirements, skipped, requester = fake.calls[1]
+    kind, requirements, pins, requester = fake.calls[1]
     assert kind == "pip_ensure" and requirements == ["monai>=1.3"] and requester == "OneSliceSeg"
-    assert {"torch", "numpy", "SimpleITK", "vtk"} <= set(skipped)
+    assert any(p.startswith("numpy==") for p in pins) and any(p.startswith("SimpleITK==") for p in pins)
     assert installed == ["torch>=2.1", "monai>=1.3"]
 
 
@@ -124,3 +124,11 @@ def test_missing_pytorch_extension_says_what_to_install(monkeypatch, tmp_path):
     _pretend_missing(monkeypatch, {"torch"})
     with pytest.raises(UserInputError, match="install 'PyTorch' from the Extensions Manager"):
         dependencies.ensure_in_slicer("OneSliceSeg")
+
+
+def test_status_names_what_is_missing_or_the_device(monkeypatch):
+    assert dependencies.status_text(include_device=True).endswith(")")
+    assert "Compute device: " in dependencies.status_text(include_device=True)
+    _pretend_missing(monkeypatch, {"monai"})
+    text = dependencies.status_text(include_device=True)
+    assert "monai: missing (needs monai>=1.3)" in text and "Compute device" not in text

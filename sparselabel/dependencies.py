@@ -6,8 +6,9 @@ Rules, from how Slicer extensions break users' installations:
 * PyTorch comes only through the PyTorch extension (``PyTorchUtils``), which picks the build that matches the GPU
   driver; a plain ``pip install torch`` could pull the wrong CUDA build or several GB for nothing;
 * numpy, SimpleITK and vtk are Slicer's own builds and are never replaced (Slicer's SimpleITK has its own IO);
-* everything else goes through ``slicer.packaging.pip_ensure`` (Slicer ≥ 5.12), or a confirmed
-  ``slicer.util.pip_install`` with the shipped packages pinned by a constraints file (Slicer 5.10).
+* everything else goes through ``slicer.packaging.pip_ensure`` (Slicer ≥ 5.12) or a confirmed
+  ``slicer.util.pip_install`` (Slicer 5.10), both with a constraints file pinning the installed numpy, SimpleITK,
+  vtk and torch so that pip cannot replace them.
 
 Checking is cheap (package metadata only; torch is not imported), so panels can show what is missing at once.
 """
@@ -104,6 +105,15 @@ def _install_torch(requester: str, torch: Requirement) -> None:
         raise CancelledError("PyTorch installation was declined; nothing was changed")
 
 
+def _constraints_file(slicer) -> str:
+    """A pip constraints file pinning what Slicer (and the PyTorch extension) installed, so pip cannot replace it."""
+    pins = [f"{r.name}=={r.installed}" for r in map(check, (*SLICER_PROVIDED, "torch")) if r.installed]
+    path = slicer.util.tempDirectory() + "/sparselabel-constraints.txt"
+    with open(path, "w") as handle:
+        handle.write("\n".join(pins) + "\n")
+    return path
+
+
 def _pip_install(requester: str, specifiers: list[str]) -> None:
     import slicer
 
@@ -111,21 +121,34 @@ def _pip_install(requester: str, specifiers: list[str]) -> None:
         import slicer.packaging as packaging
     except ImportError:
         packaging = None
-    if packaging is not None:  # Slicer ≥ 5.12: prompts, shows progress, offers a restart when needed
+    constraints = _constraints_file(slicer)
+    if packaging is not None:  # Slicer ≥ 5.12: asks, shows progress, offers a restart when one is needed
         try:
-            packaging.pip_ensure(specifiers, skip_packages=["torch", *SLICER_PROVIDED], requester=requester)
+            packaging.pip_ensure(specifiers, constraints=constraints, requester=requester)
         except RuntimeError as error:
             if "declined" in str(error).lower():
                 raise CancelledError("package installation was declined; nothing was changed") from None
             raise
         return
-    # Slicer 5.10: ask, then install with Slicer's own packages pinned so pip cannot replace them.
+    # Slicer 5.10 has no pip_ensure: ask first, then install with the same constraints.
     question = (f"{requester} needs these Python packages, which are not installed yet:\n\n"
                 + "\n".join(specifiers) + "\n\nInstall them now? This can take a few minutes.")
     if not slicer.util.confirmOkCancelDisplay(question, windowTitle=f"{requester} - Install Python Packages"):
         raise CancelledError("package installation was declined; nothing was changed")
-    pins = [f"{r.name}=={r.installed}" for r in map(check, SLICER_PROVIDED) if r.installed]
-    constraints = slicer.util.tempDirectory() + "/sparselabel-constraints.txt"
-    with open(constraints, "w") as handle:
-        handle.write("\n".join(pins) + "\n")
     slicer.util.pip_install([*specifiers, "--constraint", constraints])
+
+
+def status_text(include_device: bool = False) -> str:
+    """What a panel's status area shows: missing packages, or the compute device once everything is there.
+
+    ``include_device`` imports torch (a second or two), so panels ask for it only after the user's first action.
+    """
+    absent = missing()
+    if absent:
+        return "Not installed yet (installed on first use, after you confirm): " + "; ".join(
+            r.describe() for r in absent)
+    if not include_device:
+        return "All Python packages are installed."
+    from .devices import describe_device, select_device
+
+    return f"All Python packages are installed. Compute device: {describe_device(select_device('auto'))}"

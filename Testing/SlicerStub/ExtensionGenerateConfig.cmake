@@ -1,0 +1,1 @@
+# Nothing to generate for the stand-in.
