@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPOSITORY.parent / "shared" / "data"
+# Real evaluation data (never part of the repository): beside the checkout, or wherever SPARSELABEL_DATA points.
+SHARED_DATA = Path(os.environ.get("SPARSELABEL_DATA", REPOSITORY.parent / "shared" / "data"))
 
 
 @pytest.fixture

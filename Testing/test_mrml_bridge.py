@@ -99,6 +99,22 @@ def test_labelmap_to_segments_and_back(mrml_scene, phantom):
     assert mrml_scene.GetNodesByClass("vtkMRMLLabelMapVolumeNode").GetNumberOfItems() == 0
 
 
+def test_labelmap_nodes_import_and_export_with_slicers_own_logic(mrml_scene, phantom):
+    image, label = phantom
+    volume = mrml.image_to_volume_node(mrml_scene, image, "phantom")
+    labelmap = mrml.image_to_volume_node(mrml_scene, label, "organs-label", labelmap=True)
+    assert labelmap.IsA("vtkMRMLLabelMapVolumeNode")
+    segmentation = mrml.new_segmentation_node(mrml_scene, volume, "organs")
+    added = mrml.import_labelmap_node(labelmap, segmentation, phantoms.ABDOMEN_LABELS)
+    names = [segmentation.GetSegmentation().GetSegment(s).GetName() for s in added]
+    assert names == ["liver", "spleen", "kidney"]
+    np.testing.assert_array_equal(mrml.segmentation_to_label_image(segmentation, volume).array, label.array)
+    exported = mrml.export_labelmap_node(segmentation, volume, "exported")
+    back = mrml.volume_node_to_image(exported)
+    np.testing.assert_array_equal(back.array, label.array)
+    assert back.geometry.differences(image.geometry, 1e-9) == []
+
+
 def test_label_values_survive_gaps(mrml_scene, phantom):
     image, label = phantom
     gappy = label.with_array(np.where(label.array == 2, 4, label.array).astype(np.uint8))  # values 1, 3, 4

@@ -242,6 +242,41 @@ def segmentation_to_label_image(segmentation_node, reference_volume,
     return reference.with_array(label)
 
 
+def import_labelmap_node(labelmap_node, segmentation_node, names: Mapping[int, str] | None = None) -> list[str]:
+    """Import a labelmap volume node (one segment per non-zero value) with Slicer's own importer.
+
+    Returns the new segment IDs; segments are renamed from ``names`` where given and remember their value.
+    """
+    logic = _segmentations_logic()
+    before = set(segment_ids(segmentation_node))
+    if not logic.ImportLabelmapToSegmentationNode(labelmap_node, segmentation_node):
+        raise UserInputError(f"could not import labelmap '{labelmap_node.GetName()}' into "
+                             f"'{segmentation_node.GetName()}'")
+    added = [s for s in segment_ids(segmentation_node) if s not in before]
+    segmentation = segmentation_node.GetSegmentation()
+    for segment_id in added:
+        segment = segmentation.GetSegment(segment_id)
+        value = segment.GetLabelValue()
+        segment.SetTag(LABEL_VALUE_TAG, str(value))
+        if names and value in names:
+            segment.SetName(names[value])
+    return added
+
+
+def export_labelmap_node(segmentation_node, reference_volume, name: str):
+    """A new labelmap volume node holding the segments on ``reference_volume``'s grid, via Slicer's exporter.
+
+    Values follow the segments' order (1, 2, …), as Slicer's *Export to labelmap* does.
+    """
+    scene = segmentation_node.GetScene()
+    labelmap = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", name)
+    ids = _string_array(segment_ids(segmentation_node))
+    if not _segmentations_logic().ExportSegmentsToLabelmapNode(segmentation_node, ids, labelmap, reference_volume):
+        scene.RemoveNode(labelmap)
+        raise RuntimeError(f"could not export '{segmentation_node.GetName()}' to a labelmap")
+    return labelmap
+
+
 # ---------------------------------------------------------------------------------------------------- tables and plots
 
 
