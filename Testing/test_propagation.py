@@ -1,0 +1,143 @@
+"""Walking a volume from its drawn slices: order, blending, stopping, anchors, axes, cancel and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sparselabel import phantoms
+from sparselabel.errors import CancelledError, UserInputError
+from sparselabel.propagation import keep_largest_component, propagate
+from sparselabel.propagation_baselines import CopyStepper
+
+
+class OracleStepper:
+    """Knows the true label of every slice: isolates the walk from the quality of the matcher."""
+
+    name = "oracle"
+
+    def __init__(self, truth: np.ndarray, values: list[int], axis: int = 0):
+        self.truth = np.moveaxis(truth, axis, 0)
+        self.values = values
+        self.calls: list[tuple[int, int]] = []
+
+    def prepare(self, volume):
+        assert volume.shape == self.truth.shape
+
+    def step(self, reference, target, probabilities):
+        assert abs(reference - target) == 1  # always one slice at a time
+        self.calls.append((reference, target))
+        one_hot = np.zeros_like(probabilities)
+        one_hot[0] = 1
+        for index, value in enumerate(self.values, start=1):
+            inside = self.truth[target] == value
+            one_hot[index][inside], one_hot[0][inside] = 1, 0
+        return one_hot
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    image, label = phantoms.abdomen_volume(seed=4, shape=(24, 56, 56))
+    return image.array.astype(np.float32) / 1000, label.array
+
+
+def test_perfect_steps_rebuild_the_structure_and_stop_where_it_ends(phantom):
+    volume, label = phantom
+    liver = (label == 1).astype(np.uint8)
+    middle = int(np.flatnonzero(liver.any((1, 2))).mean())
+    stepper = OracleStepper(liver, [1])
+    result = propagate(volume, {middle: liver[middle]}, stepper)
+    np.testing.assert_array_equal(result.label, liver)
+    extent = np.flatnonzero(liver.any((1, 2)))
+    # It walked one slice beyond each end of the organ, noticed it was gone, and went no further.
+    targets = [t for _, t in stepper.calls]
+    assert min(targets) == extent[0] - 1 and max(targets) == extent[-1] + 1
+
+
+def test_anchor_is_kept_exactly_as_drawn(phantom):
+    volume, label = phantom
+    liver = (label == 1).astype(np.uint8)
+    middle = int(np.flatnonzero(liver.any((1, 2))).mean())
+    drawn = liver[middle].copy()
+    drawn[:, : drawn.shape[1] // 2] = 0  # the user drew something other than the "truth"
+    result = propagate(volume, {middle: drawn}, OracleStepper(liver, [1]))
+    np.testing.assert_array_equal(result.label[middle], drawn)
+
+
+def test_several_segments_in_one_pass(phantom):
+    volume, label = phantom
+    both = np.where(np.isin(label, (1, 2)), label, 0).astype(np.uint8)
+    spleen_slices = np.flatnonzero((label == 2).any((1, 2)))
+    anchor = int(spleen_slices[len(spleen_slices) // 2])
+    result = propagate(volume, {anchor: both[anchor]}, OracleStepper(both, [1, 2]))
+    np.testing.assert_array_equal(result.label, both)
+    assert set(result.reached) == {1, 2}
+
+
+def test_another_axis(phantom):
+    volume, label = phantom
+    kidney = (label == 3).astype(np.uint8)
+    columns = np.flatnonzero(kidney.any((0, 1)))
+    anchor = int(columns[len(columns) // 2])
+    result = propagate(volume, {anchor: kidney[:, :, anchor]}, OracleStepper(kidney, [1], axis=2), axis=2)
+    np.testing.assert_array_equal(result.label, kidney)
+
+
+def test_between_two_anchors_the_nearer_one_wins():
+    volume = np.zeros((11, 8, 8), np.float32)
+    first = np.zeros((8, 8), np.uint8)
+    first[1:4, 1:4] = 1
+    last = np.zeros((8, 8), np.uint8)
+    last[4:7, 4:7] = 1
+    result = propagate(volume, {0: first, 10: last}, CopyStepper())
+    for k in range(1, 5):
+        np.testing.assert_array_equal(result.label[k], first)
+    for k in range(6, 10):
+        np.testing.assert_array_equal(result.label[k], last)
+
+
+def test_cancel_stops_and_returns_nothing(phantom):
+    volume, label = phantom
+    liver = (label == 1).astype(np.uint8)
+    middle = int(np.flatnonzero(liver.any((1, 2))).mean())
+    calls = []
+
+    def cancel():
+        calls.append(1)
+        return len(calls) > 3
+
+    with pytest.raises(CancelledError):
+        propagate(volume, {middle: liver[middle]}, CopyStepper(), cancel=cancel)
+
+
+def test_progress_reaches_the_end(phantom):
+    volume, label = phantom
+    seen = []
+    propagate(volume, {5: (label[5] == 1).astype(np.uint8)}, CopyStepper(), progress=lambda f, m: seen.append(f))
+    assert seen[-1] == pytest.approx(1.0) and seen == sorted(seen)
+
+
+def test_bad_anchors_are_explained(phantom):
+    volume, label = phantom
+    with pytest.raises(UserInputError, match="no slice is labelled"):
+        propagate(volume, {}, CopyStepper())
+    with pytest.raises(UserInputError, match="labelled slices are empty"):
+        propagate(volume, {3: np.zeros(volume.shape[1:], np.uint8)}, CopyStepper())
+    every = {k: (label[k] == 1).astype(np.uint8) for k in range(len(volume))}
+    with pytest.raises(UserInputError, match="every slice is already labelled"):
+        propagate(volume, every, CopyStepper())
+    with pytest.raises(UserInputError, match="needs a 3D volume"):
+        propagate(volume[0], {0: label[0, 0]}, CopyStepper())
+    with pytest.raises(UserInputError, match="outside the volume"):
+        propagate(volume, {99: label[0]}, CopyStepper())
+
+
+def test_largest_component_drops_islands_but_never_anchors():
+    label = np.zeros((6, 10, 10), np.uint8)
+    label[1:5, 2:6, 2:6] = 1
+    label[3, 8, 8] = 1  # a stray island
+    anchor = np.zeros((10, 10), np.uint8)
+    anchor[0, 0] = 1  # the user's own island on the anchor slice
+    cleaned = keep_largest_component(label, {0: anchor})
+    assert cleaned[3, 8, 8] == 0 and cleaned[2, 3, 3] == 1
+    np.testing.assert_array_equal(cleaned[0], anchor)

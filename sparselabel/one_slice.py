@@ -1,0 +1,147 @@
+"""The OneSliceSeg workflow without a GUI: suggest the slice to draw, then turn drawn slices into a 3D label.
+
+Used by the ``sparselabel`` command and by the Slicer module's logic alike. The propagation method is chosen by
+name: ``ours`` (the reconstruction network — from a checkpoint, or adapted to the volume at hand within a time
+budget when no checkpoint is given), or a baseline: ``raw``, ``demons``, ``copy``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserInputError
+from .image import Image
+from .intensity import normalise
+from .propagation import keep_largest_component, propagate
+from .verification import IntensityVerification
+
+METHODS = ("ours", "raw", "demons", "copy")
+Progress = Callable[[float, str], None]
+Cancel = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class PropagationOptions:
+    method: str = "ours"
+    model: Path | None = None  # a trained checkpoint; None → test-time adaptation on the volume itself
+    adaptation_seconds: float = 60.0
+    axis: int | None = None  # array axis of the drawn slices; None → the axis they were evidently drawn along
+    device: str = "auto"
+    verify: bool = True  # per-step intensity verification (not for 'copy', which copies by definition)
+    largest_component: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise UserInputError(f"method '{self.method}': unknown; expected one of {', '.join(METHODS)}")
+        if self.adaptation_seconds <= 0:
+            raise UserInputError(f"adaptation time must be positive, got {self.adaptation_seconds} s")
+
+
+def infer_axis(label: np.ndarray) -> int:
+    """The array axis the label was drawn along: the one with the fewest slices holding any label."""
+    counts = [int(np.moveaxis(label != 0, axis, 0).reshape(label.shape[axis], -1).any(1).sum())
+              for axis in range(label.ndim)]
+    return int(np.argmin(counts))
+
+
+def anchors_from_label(label: np.ndarray, axis: int) -> dict[int, np.ndarray]:
+    """Every slice along ``axis`` that holds a label, as an anchor."""
+    moved = np.moveaxis(label, axis, 0)
+    return {int(k): moved[k].copy() for k in np.flatnonzero(moved.reshape(len(moved), -1).any(1))}
+
+
+def _device(name: str):
+    from .devices import select_device
+
+    return select_device(name)
+
+
+def build_stepper(method: str, volume: np.ndarray, options: PropagationOptions, progress: Progress | None = None,
+                  cancel: Cancel | None = None):
+    """The stepper for ``method`` on ``volume`` (normalised, slice axis first) and a record of how it was made."""
+    from .propagation_baselines import CopyStepper, DemonsStepper, RawStepper
+
+    if method == "copy":
+        return CopyStepper(), {}
+    if method == "demons":
+        return DemonsStepper(), {}
+    if method == "raw":
+        return RawStepper(), {}
+    from .reconstruction import NetworkStepper
+
+    device = _device(options.device)
+    if options.model is not None:
+        from .propagator_checkpoint import load_checkpoint
+
+        network, training = load_checkpoint(options.model, device)
+        return NetworkStepper(network, device), {"model": str(options.model), "training": training}
+    from .propagator_training import train_propagator
+
+    result = train_propagator([volume], time_budget=options.adaptation_seconds, device=device,
+                              progress=progress, cancel=cancel)
+    return NetworkStepper(result.network, device), {"adaptation_seconds": round(result.seconds, 2),
+                                                    "adaptation_steps": result.steps}
+
+
+def propagate_label(image: Image, label: Image, options: PropagationOptions | None = None,
+                    progress: Progress | None = None, cancel: Cancel | None = None) -> tuple[Image, dict]:
+    """A full label volume from ``label``'s drawn slices (kept exactly), on ``image``'s grid.
+
+    ``label`` must already be on ``image``'s grid (see :func:`sparselabel.io.read_label`).
+    """
+    options = options or PropagationOptions()
+    if image.geometry.dim != 3:
+        raise UserInputError(f"propagation needs a 3D volume; got a {image.geometry.dim}D image")
+    if label.shape != image.shape:
+        raise UserInputError(f"label size {label.shape} does not match volume size {image.shape}")
+    volume = normalise(image.array)
+    axis = infer_axis(label.array) if options.axis is None else options.axis
+    anchors = anchors_from_label(label.array, axis)
+    moved = np.moveaxis(volume, axis, 0)
+    start = time.perf_counter()
+    stepper, record = build_stepper(options.method, moved, options, progress, cancel)
+    verification = IntensityVerification() if options.verify and options.method != "copy" else None
+    result = propagate(volume, anchors, stepper, axis=axis, verification=verification, progress=progress,
+                       cancel=cancel)
+    output = result.label
+    if options.largest_component:
+        output = keep_largest_component(output, anchors, axis)
+    record.update({"method": options.method, "axis": axis, "anchors": sorted(anchors),
+                   "propagation_seconds": round(result.seconds, 3),
+                   "total_seconds": round(time.perf_counter() - start, 3)})
+    return label.with_array(output.astype(label.array.dtype)), record
+
+
+def suggest_slice(image: Image, axis: int = 0, slice_range: tuple[int, int] | None = None,
+                  model: Path | None = None, device: str = "auto") -> int:
+    """The most representative slice along ``axis`` (within ``slice_range``, inclusive, when given)."""
+    from .screening import gabor_descriptors, most_representative_slice, slice_descriptors
+
+    if image.geometry.dim != 3:
+        raise UserInputError(f"suggesting a slice needs a 3D volume; got a {image.geometry.dim}D image")
+    volume = np.moveaxis(normalise(image.array), axis, 0)
+    if model is not None:
+        import torch
+
+        from .propagator_checkpoint import load_checkpoint
+        from .reconstruction import NetworkStepper
+
+        network, _ = load_checkpoint(model, _device(device))
+        stepper = NetworkStepper(network, _device(device))
+        stepper.prepare(volume)
+        with torch.no_grad():
+            descriptors = slice_descriptors(stepper.features)
+    else:
+        descriptors = gabor_descriptors(volume)
+    candidates = None
+    if slice_range is not None:
+        first, last = slice_range
+        if first > last or first < 0 or last >= len(volume):
+            raise UserInputError(f"slice range {first}:{last} is not inside the volume's 0…{len(volume) - 1}")
+        candidates = list(range(first, last + 1))
+    return most_representative_slice(descriptors, candidates)

@@ -1,0 +1,181 @@
+"""Slice-by-slice propagation of labelled anchor slices through a volume, whatever moves the label between slices.
+
+A *stepper* moves a label from one slice to the next (the reconstruction network, or a baseline). This module
+walks the volume from every anchor slice in both directions:
+
+* a slice between two anchors is reached from both and the two predictions are blended, each weighted by its
+  closeness (the nearer anchor counts more);
+* in each direction a segment stops where the structure vanishes (its area falls below ``stop_fraction`` of its area
+  in the anchor) — from there on that direction votes for background;
+* anchors are returned exactly as drawn; several segments travel in one pass (one-hot labels);
+* any axis can be the slice axis.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from scipy import ndimage
+
+from .errors import CancelledError, UserInputError
+
+Progress = Callable[[float, str], None]
+Cancel = Callable[[], bool]
+
+
+class Stepper(Protocol):
+    """Moves class probabilities from one slice to another of the same volume."""
+
+    name: str
+
+    def prepare(self, volume: np.ndarray) -> None:
+        """Called once with the normalised volume ``[slices, rows, columns]`` (slice axis first) before any step."""
+
+    def step(self, reference: int, target: int, probabilities: np.ndarray) -> np.ndarray:
+        """``probabilities`` ``[classes, rows, columns]`` on slice ``reference`` → the same on slice ``target``."""
+
+
+@dataclass
+class PropagationResult:
+    label: np.ndarray  # the propagated label volume, in the input's axis order and label values
+    seconds: float
+    steps: int
+    reached: dict[int, tuple[int, int]] = field(default_factory=dict)  # value → first and last slice with it
+
+
+def _one_hot(label: np.ndarray, values: list[int]) -> np.ndarray:
+    classes = np.zeros((len(values) + 1, *label.shape), dtype=np.float32)
+    classes[0] = 1.0
+    for index, value in enumerate(values, start=1):
+        inside = label == value
+        classes[index][inside] = 1.0
+        classes[0][inside] = 0.0
+    return classes
+
+
+def _sharpen(probabilities: np.ndarray, alive: np.ndarray, anchor_area: np.ndarray,
+             stop_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Hard one-hot of the argmax, with segments that have (nearly) vanished switched off for good."""
+    winner = probabilities.argmax(0)
+    area = np.bincount(winner.ravel(), minlength=len(probabilities)).astype(float)
+    alive = alive & (area >= np.maximum(stop_fraction * anchor_area, 1.0))
+    alive[0] = True
+    winner[~alive[winner]] = 0
+    return np.eye(len(probabilities), dtype=np.float32)[winner].transpose(2, 0, 1), alive
+
+
+def check_anchors(shape: tuple[int, ...], anchors: Mapping[int, np.ndarray], axis: int) -> list[int]:
+    """Validate anchor slices; returns the non-zero label values they carry (sorted)."""
+    if len(shape) != 3:
+        raise UserInputError(f"propagation needs a 3D volume; got an image of size {shape}")
+    if not 0 <= axis < 3:
+        raise UserInputError(f"axis must be 0, 1 or 2 (array axes k, j, i); got {axis}")
+    if not anchors:
+        raise UserInputError("no slice is labelled; paint the structure on at least one slice")
+    plane = tuple(s for a, s in enumerate(shape) if a != axis)
+    for index, label in anchors.items():
+        if not 0 <= index < shape[axis]:
+            raise UserInputError(f"anchor slice {index} is outside the volume (0…{shape[axis] - 1} along axis {axis})")
+        if label.shape != plane:
+            raise UserInputError(f"anchor slice {index} has size {label.shape}; expected {plane}")
+    if len(anchors) == shape[axis]:
+        raise UserInputError("every slice is already labelled; there is nothing to propagate")
+    values = sorted({int(v) for label in anchors.values() for v in np.unique(label) if v != 0})
+    if not values:
+        raise UserInputError("the labelled slices are empty; paint the structure on at least one slice")
+    return values
+
+
+def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: Stepper, axis: int = 0,
+              stop_fraction: float = 0.02, verification=None, progress: Progress | None = None,
+              cancel: Cancel | None = None) -> PropagationResult:
+    """Propagate the labels of ``anchors`` (slice index → label slice) through ``volume`` (normalised to [0, 1]).
+
+    ``axis`` is the array axis the slices are taken along (0 = k, the acquisition slices). Raises
+    :class:`CancelledError` when ``cancel()`` turns true; nothing is returned then.
+    """
+    values = check_anchors(volume.shape, anchors, axis)
+    start = time.perf_counter()
+    moved = np.moveaxis(np.asarray(volume, dtype=np.float32), axis, 0)
+    count = moved.shape[0]
+    order = sorted(anchors)
+    stepper.prepare(moved)
+    if verification is not None:
+        verification.prepare(moved)
+    # Per slice: weighted sum of the predictions that reached it, and the sum of weights.
+    blended = np.zeros((count, len(values) + 1, *moved.shape[1:]), dtype=np.float32)
+    weights = np.zeros(count, dtype=np.float32)
+    total = sum(_span(order, i, count) for i in range(len(order)))
+    done = 0
+    for position, anchor in enumerate(order):
+        start_label = _one_hot(np.asarray(anchors[anchor]), values)
+        anchor_area = start_label.reshape(len(start_label), -1).sum(1)
+        for direction in (-1, 1):
+            neighbour = position + direction
+            limit = order[neighbour] if 0 <= neighbour < len(order) else (-1 if direction < 0 else count)
+            current, alive = start_label, anchor_area > 0
+            alive[0] = True
+            for target in range(anchor + direction, limit, direction):
+                if cancel is not None and cancel():
+                    raise CancelledError("propagation cancelled; nothing was changed")
+                distance = abs(target - anchor)
+                span = abs(limit - anchor) if 0 <= limit < count else None
+                # Between two anchors the nearer one counts more; beyond the outermost anchor only one voice.
+                weight = 1.0 if span is None else (span - distance) / span
+                if alive[1:].any():
+                    probabilities = stepper.step(target - direction, target, current)
+                    if verification is not None:
+                        probabilities = verification(target - direction, target, current, probabilities)
+                    current, alive = _sharpen(probabilities, alive, anchor_area, stop_fraction)
+                else:
+                    current = _one_hot(np.zeros(moved.shape[1:], np.uint8), values)
+                blended[target] += weight * current
+                weights[target] += weight
+                done += 1
+                if progress is not None:
+                    progress(done / max(total, 1), f"{stepper.name}: slice {target + 1} of {count}")
+    label = np.zeros(moved.shape, dtype=np.result_type(np.uint8, *[np.asarray(a).dtype for a in anchors.values()]))
+    lookup = np.array([0, *values])
+    reached_any = weights > 0
+    label[reached_any] = lookup[blended[reached_any].argmax(1)]
+    for anchor in order:
+        label[anchor] = anchors[anchor]
+    label = np.moveaxis(label, 0, axis)
+    reached = {}
+    for value in values:
+        present = np.flatnonzero(np.moveaxis(label == value, axis, 0).reshape(count, -1).any(1))
+        if present.size:
+            reached[value] = (int(present[0]), int(present[-1]))
+    return PropagationResult(label, time.perf_counter() - start, done, reached)
+
+
+def _span(order: list[int], position: int, count: int) -> int:
+    below = order[position - 1] if position > 0 else -1
+    above = order[position + 1] if position + 1 < len(order) else count
+    return (order[position] - below - 1) + (above - order[position] - 1)
+
+
+def keep_largest_component(label: np.ndarray, anchors: Mapping[int, np.ndarray] | None = None,
+                           axis: int = 0) -> np.ndarray:
+    """Per label value, keep the 3D connected component that is largest (or touches the anchors) and fill holes
+    slice by slice; anchors stay as drawn."""
+    result = np.zeros_like(label)
+    for value in (int(v) for v in np.unique(label) if v != 0):
+        mask = label == value
+        components, count = ndimage.label(mask)
+        if count > 1:
+            sizes = np.bincount(components.ravel())
+            sizes[0] = 0
+            mask = components == sizes.argmax()
+        moved = np.moveaxis(mask, axis, 0)
+        filled = np.stack([ndimage.binary_fill_holes(s) for s in moved])
+        result[np.moveaxis(filled, 0, axis) & (result == 0)] = value
+    if anchors:
+        moved = np.moveaxis(result, axis, 0)
+        for index, anchor in anchors.items():
+            moved[index] = anchor
+    return result

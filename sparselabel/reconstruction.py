@@ -1,0 +1,111 @@
+"""The reconstruction network: a target slice is rebuilt by soft-copying a reference slice through window attention.
+
+Features come from the :class:`~sparselabel.slice_encoder.SliceEncoder` at a stride ``s``; what is copied are
+``s × s`` blocks of full-resolution values (``pixel_unshuffle``): intensities while training, one-hot labels when
+propagating. Copying blocks rather than downsampled values keeps the reference's full resolution — the anchor
+slice the user drew is never blurred — at the cost of the coarse grid only for *where* to copy from.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .slice_encoder import EncoderConfig, SliceEncoder
+from .window_attention import window_attention
+
+
+@dataclass(frozen=True)
+class ReconstructionConfig:
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    window: int = 13  # P: the attention window on the feature grid, in grid cells
+    temperature: float = 0.05  # initial value; learned during training
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["encoder"] = self.encoder.to_dict()
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ReconstructionConfig:
+        return cls(EncoderConfig.from_dict(values["encoder"]), int(values["window"]), float(values["temperature"]))
+
+
+def to_blocks(values: torch.Tensor, stride: int) -> torch.Tensor:
+    """``[B, V, H, W]`` → ``[B, V·s², ⌈H/s⌉, ⌈W/s⌉]`` (edge-padded to a multiple of the stride)."""
+    height, width = values.shape[-2:]
+    pad_h, pad_w = (-height) % stride, (-width) % stride
+    if pad_h or pad_w:
+        values = F.pad(values, (0, pad_w, 0, pad_h), mode="replicate")
+    return F.pixel_unshuffle(values, stride)
+
+
+def from_blocks(blocks: torch.Tensor, stride: int, size: tuple[int, int]) -> torch.Tensor:
+    """Inverse of :func:`to_blocks`, cropped back to ``size``."""
+    return F.pixel_shuffle(blocks, stride)[..., : size[0], : size[1]]
+
+
+class ReconstructionNetwork(nn.Module):
+    def __init__(self, config: ReconstructionConfig | None = None):
+        super().__init__()
+        self.config = config = config or ReconstructionConfig()
+        self.encoder = SliceEncoder(config.encoder)
+        self.log_temperature = nn.Parameter(torch.tensor(math.log(config.temperature)))
+
+    @property
+    def stride(self) -> int:
+        return self.config.encoder.stride
+
+    @property
+    def temperature(self) -> torch.Tensor:
+        return self.log_temperature.exp().clamp(1e-3, 1.0)
+
+    def encode(self, slices: torch.Tensor) -> torch.Tensor:
+        """``[B, 1, H, W]`` in [0, 1] → features ``[B, C, h, w]``."""
+        return self.encoder(slices)
+
+    def reconstruct(self, target_features: torch.Tensor, reference_features: torch.Tensor,
+                    reference_values: torch.Tensor) -> torch.Tensor:
+        """Full-resolution ``reference_values`` ``[B, V, H, W]`` soft-copied onto the target → ``[B, V, H, W]``."""
+        size = reference_values.shape[-2:]
+        copied = window_attention(target_features, reference_features, to_blocks(reference_values, self.stride),
+                                  self.config.window, self.temperature)
+        return from_blocks(copied, self.stride, size)
+
+
+class NetworkStepper:
+    """Propagation stepper using a :class:`ReconstructionNetwork` (features of every slice computed once)."""
+
+    name = "ours"
+
+    def __init__(self, network: ReconstructionNetwork, device: torch.device | str = "cpu", batch: int = 8):
+        self.network = network.eval().to(device)
+        self.device = torch.device(device)
+        self.batch = batch
+        self.features: torch.Tensor | None = None
+
+    def _autocast(self):
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.float16)
+        return torch.autocast("cpu", enabled=False)
+
+    @torch.no_grad()
+    def prepare(self, volume: np.ndarray) -> None:
+        slices = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))[:, None]
+        with self._autocast():
+            chunks = [self.network.encode(slices[i:i + self.batch].to(self.device))
+                      for i in range(0, len(slices), self.batch)]
+        self.features = torch.cat(chunks).float()
+
+    @torch.no_grad()
+    def step(self, reference: int, target: int, probabilities: np.ndarray) -> np.ndarray:
+        values = torch.from_numpy(probabilities)[None].to(self.device)
+        with self._autocast():
+            copied = self.network.reconstruct(self.features[target:target + 1], self.features[reference:reference + 1],
+                                              values)
+        return copied[0].float().cpu().numpy()
