@@ -1,13 +1,16 @@
 """OneSliceSeg: annotate one slice, get a 3D segmentation (Slicer module; the science lives in ``sparselabel``)."""
 
 import logging
+import pathlib
+from typing import Annotated
 
+import qt
 import slicer
 import vtk
 from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
 from slicer.i18n import tr as _
 from slicer.i18n import translate
-from slicer.parameterNodeWrapper import parameterNodeWrapper
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
@@ -15,6 +18,9 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModuleWidget,
 )
 from slicer.util import VTKObservationMixin
+
+ADAPT = "Adapt to this volume"
+CHECKPOINT = "Trained checkpoint"
 
 #
 # OneSliceSeg
@@ -47,10 +53,14 @@ image segmentation). SparseLabel is released under the Apache 2.0 licence.
 
 @parameterNodeWrapper
 class OneSliceSegParameterNode:
-    """The volume to segment and the segmentation that receives the propagated label."""
+    """The volume, its segmentation, and how the propagation network is obtained."""
 
     inputVolume: vtkMRMLScalarVolumeNode
     segmentation: vtkMRMLSegmentationNode
+    modelSource: Annotated[str, Choice([ADAPT, CHECKPOINT])] = ADAPT
+    checkpointPath: pathlib.Path
+    adaptationSeconds: Annotated[float, WithinRange(5, 600)] = 60
+    trainingFolder: pathlib.Path
 
 
 #
@@ -65,6 +75,9 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
+        self._job = None
+        self._jobFinished = None
+        self._pollTimer = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -75,14 +88,33 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
         self.logic = OneSliceSegLogic()
 
+        # The embedded editor shares the Segment Editor module's node, so tools and settings carry over.
+        self.ui.embeddedSegmentEditorWidget.setMRMLSegmentEditorNode(self.logic.segmentEditorNode())
+        self.ui.embeddedSegmentEditorWidget.setSegmentationNodeSelectorVisible(False)
+        self.ui.embeddedSegmentEditorWidget.setSourceVolumeNodeSelectorVisible(False)
+
+        self._pollTimer = qt.QTimer()
+        self._pollTimer.setInterval(100)
+        self._pollTimer.connect("timeout()", self._pollJob)
+
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.ui.createSegmentationButton.connect("clicked(bool)", self.onCreateSegmentation)
+        self.ui.suggestSliceButton.connect("clicked(bool)", self.onSuggestSlice)
+        self.ui.propagateButton.connect("clicked(bool)", self.onPropagate)
+        self.ui.cancelButton.connect("clicked(bool)", self.onCancel)
+        self.ui.trainButton.connect("clicked(bool)", self.onTrain)
         self.ui.setUpComputeButton.connect("clicked(bool)", self.onSetUpCompute)
+        self._setBusy(False)
 
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+        if self._pollTimer is not None:
+            self._pollTimer.stop()
+        self.logic.stopWorker()
         self.removeObservers()
 
     def enter(self) -> None:
@@ -94,6 +126,8 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.setParameterNode(None)
 
     def onSceneStartClose(self, caller, event) -> None:
+        if self._job is not None:
+            self._job.cancel()
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event) -> None:
@@ -111,22 +145,129 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
             self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateFromParameters)
         self._parameterNode = inputParameterNode
         if self._parameterNode:
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
-            self._updateButtons()
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateFromParameters)
+            self._updateFromParameters()
 
-    def _updateButtons(self, caller=None, event=None) -> None:
-        hasVolume = bool(self._parameterNode and self._parameterNode.inputVolume)
-        self.ui.createSegmentationButton.enabled = hasVolume
-        self.ui.createSegmentationButton.toolTip = (
-            _("Create a segmentation for the selected volume") if hasVolume else _("Select an input volume first"))
+    def _updateFromParameters(self, caller=None, event=None) -> None:
+        volume = self._parameterNode.inputVolume
+        segmentation = self._parameterNode.segmentation
+        editor = self.ui.embeddedSegmentEditorWidget
+        if editor.segmentationNode() != segmentation:
+            editor.setSegmentationNode(segmentation)
+        if editor.sourceVolumeNode() != volume:
+            editor.setSourceVolumeNode(volume)
+        self.ui.checkpointPathLineEdit.enabled = self._parameterNode.modelSource == CHECKPOINT
+        self.ui.adaptationSecondsSliderWidget.enabled = self._parameterNode.modelSource == ADAPT
+        self._setBusy(self._job is not None)
+
+    def _setBusy(self, busy: bool) -> None:
+        ready = bool(self._parameterNode and self._parameterNode.inputVolume)
+        self.ui.createSegmentationButton.enabled = ready and not busy
+        self.ui.suggestSliceButton.enabled = ready and not busy
+        self.ui.propagateButton.enabled = ready and not busy and bool(self._parameterNode.segmentation)
+        self.ui.trainButton.enabled = not busy
+        self.ui.cancelButton.enabled = busy
+        self.ui.progressBar.visible = busy
 
     def onCreateSegmentation(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to create the segmentation."), waitCursor=True):
             self._parameterNode.segmentation = self.logic.createSegmentation(self._parameterNode.inputVolume)
+
+    def onSuggestSlice(self) -> None:
+        """Move the slice views to the most representative slice of the volume."""
+        with slicer.util.tryWithErrorDisplay(_("Failed to suggest a slice."), waitCursor=True):
+            index, ras = self.logic.suggestSlice(self._parameterNode.inputVolume, self._checkpoint())
+            layoutManager = slicer.app.layoutManager()
+            if layoutManager is not None:  # absent with --no-main-window
+                for name in layoutManager.sliceViewNames():
+                    layoutManager.sliceWidget(name).sliceLogic().GetSliceNode().JumpSliceByOffsetting(*ras)
+            self.ui.statusLabel.text = _("Suggested slice {index}: paint the structure on it (or on any other slice), "
+                                         "then press Propagate.").format(index=index)
+
+    def _checkpoint(self):
+        if self._parameterNode.modelSource == CHECKPOINT and self._parameterNode.checkpointPath != pathlib.Path():
+            return self._parameterNode.checkpointPath
+        return None
+
+    def onPropagate(self) -> None:
+        from sparselabel.errors import CancelledError
+
+        try:
+            with slicer.util.tryWithErrorDisplay(_("Failed to start the propagation."), waitCursor=True):
+                self.logic.ensureDependencies()
+                parameters = self._parameterNode
+                painted = self.logic.readPaintedSegments(parameters.inputVolume, parameters.segmentation)
+                options = self.logic.propagationOptions(self._checkpoint(), parameters.adaptationSeconds)
+                volume, segmentation = parameters.inputVolume, parameters.segmentation
+
+                def finished(result):
+                    labelImage, record = result
+                    # One undo step in the Segment Editor reverts the whole propagation.
+                    self.ui.embeddedSegmentEditorWidget.saveStateForUndo()
+                    self.logic.writePropagatedSegments(segmentation, volume, painted, labelImage)
+                    self.ui.statusLabel.text = self.logic.describeRun(record)
+
+                self._startJob(self.logic.propagationJob(painted, options), finished)
+        except CancelledError as error:
+            self.ui.statusLabel.text = str(error)
+
+    def onTrain(self) -> None:
+        folder = self._parameterNode.trainingFolder
+        if folder == pathlib.Path():
+            slicer.util.errorDisplay(_("Choose a folder of unlabelled volumes to train on."))
+            return
+        target = qt.QFileDialog.getSaveFileName(None, _("Save the trained network"), str(folder / "propagator.pt"),
+                                                "PyTorch checkpoint (*.pt)")
+        if not target:
+            return
+        with slicer.util.tryWithErrorDisplay(_("Failed to start training."), waitCursor=True):
+            self.logic.ensureDependencies()
+
+            def finished(path):
+                self._parameterNode.checkpointPath = path
+                self._parameterNode.modelSource = CHECKPOINT
+                self.ui.statusLabel.text = _("Trained network saved to {path}; it is now selected.").format(path=path)
+
+            self._startJob(self.logic.trainingJob(folder, pathlib.Path(target)), finished)
+
+    def _startJob(self, job, finished) -> None:
+        self._job, self._jobFinished = job, finished
+        self.ui.progressBar.value = 0
+        self._setBusy(True)
+        self._pollTimer.start()
+
+    def _pollJob(self) -> None:
+        """Runs on the GUI thread every 100 ms: show progress; when done, apply the result here (MRML is safe)."""
+        from sparselabel.errors import CancelledError, UserInputError
+
+        job = self._job
+        fraction, message = job.progress
+        self.ui.progressBar.value = int(100 * fraction)
+        self.ui.progressBar.setFormat(f"{message} (%p%)")
+        if not job.done:
+            return
+        self._pollTimer.stop()
+        self._job = None
+        self._setBusy(False)
+        if isinstance(job.error, CancelledError):
+            self.ui.statusLabel.text = _("Cancelled: the segmentation is unchanged.")
+        elif isinstance(job.error, UserInputError):
+            slicer.util.errorDisplay(str(job.error))
+        elif job.error is not None:
+            logging.error("OneSliceSeg failed", exc_info=job.error)
+            slicer.util.errorDisplay(_("OneSliceSeg failed: {error}").format(error=job.error))
+        else:
+            with slicer.util.tryWithErrorDisplay(_("Failed to write the result."), waitCursor=True):
+                self._jobFinished(job.result)
+
+    def onCancel(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+            self.ui.progressBar.setFormat(_("Cancelling…"))
 
     def onSetUpCompute(self) -> None:
         """Install what is missing (after the user confirms) and show the compute device."""
@@ -146,13 +287,27 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
 
 class OneSliceSegLogic(ScriptedLoadableModuleLogic):
-    """MRML nodes in, ``sparselabel`` calls, MRML nodes out. Usable without the widget (scripts, tests)."""
+    """MRML nodes in, ``sparselabel`` calls, MRML nodes out. Usable without the widget (scripts, tests).
+
+    Long work is offered as jobs on one persistent worker thread (``propagationJob``, ``trainingJob``); reading and
+    writing nodes stays on the calling (GUI) thread.
+    """
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
+        self._runner = None
 
     def getParameterNode(self):
         return OneSliceSegParameterNode(super().getParameterNode())
+
+    def segmentEditorNode(self):
+        node = slicer.mrmlScene.GetSingletonNode("SegmentEditor", "vtkMRMLSegmentEditorNode")
+        if node is None:
+            node = slicer.mrmlScene.CreateNodeByClass("vtkMRMLSegmentEditorNode")
+            node.UnRegister(None)
+            node.SetSingletonTag("SegmentEditor")
+            node = slicer.mrmlScene.AddNode(node)
+        return node
 
     def statusText(self, includeDevice: bool) -> str:
         from sparselabel.dependencies import status_text
@@ -178,6 +333,99 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
         mrml.add_segment(segmentationNode, _("Structure"))
         return segmentationNode
 
+    def suggestSlice(self, volumeNode, checkpoint=None):
+        """The most representative slice (along k) and the RAS position of its centre, to move the views to."""
+        import numpy as np
+
+        from sparselabel import mrml
+        from sparselabel.one_slice import suggest_slice
+
+        image = mrml.volume_node_to_image(volumeNode)
+        index = suggest_slice(image, axis=0, model=checkpoint)
+        centre = np.array([(image.shape[2] - 1) / 2, (image.shape[1] - 1) / 2, index, 1.0])
+        return index, tuple((image.geometry.ijk_to_ras() @ centre)[:3])
+
+    def propagationOptions(self, checkpoint=None, adaptationSeconds=60.0):
+        from sparselabel.one_slice import PropagationOptions
+
+        return PropagationOptions(model=checkpoint, adaptation_seconds=float(adaptationSeconds))
+
+    def readPaintedSegments(self, volumeNode, segmentationNode, segmentIds=None):
+        from sparselabel.segment_propagation import read_painted_segments
+
+        return read_painted_segments(volumeNode, segmentationNode, segmentIds)
+
+    def writePropagatedSegments(self, segmentationNode, volumeNode, painted, labelImage) -> None:
+        from sparselabel.segment_propagation import write_propagated_segments
+
+        write_propagated_segments(segmentationNode, volumeNode, painted, labelImage)
+
+    def propagate(self, volumeNode, segmentationNode, options=None) -> dict:
+        """Blocking propagation for scripts and tests: every painted segment is propagated and written back."""
+        from sparselabel.segment_propagation import propagate_segments
+
+        painted = self.readPaintedSegments(volumeNode, segmentationNode)
+        labelImage, record = propagate_segments(painted, options)
+        self.writePropagatedSegments(segmentationNode, volumeNode, painted, labelImage)
+        return record
+
+    def _worker(self):
+        from sparselabel.background import BackgroundRunner
+
+        if self._runner is None:
+            self._runner = BackgroundRunner("OneSliceSegWorker")
+        return self._runner
+
+    def stopWorker(self) -> None:
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
+
+    def propagationJob(self, painted, options):
+        """Start the propagation computation on the worker thread; the job's result is ``(labelImage, record)``."""
+        from sparselabel.segment_propagation import propagate_segments
+
+        return self._worker().submit(propagate_segments, painted, options)
+
+    def trainingJob(self, folder, checkpointPath, seconds=600.0):
+        """Train on the volumes of ``folder`` on the worker thread; the job's result is the checkpoint path."""
+        return self._worker().submit(_trainOnFolder, pathlib.Path(folder), pathlib.Path(checkpointPath), seconds)
+
+    @staticmethod
+    def describeRun(record: dict) -> str:
+        text = _("Propagated from slice(s) {anchors} in {seconds:.1f} s").format(
+            anchors=", ".join(map(str, record["anchors"])), seconds=record["propagation_seconds"])
+        if "adaptation_seconds" in record:
+            seconds = record["adaptation_seconds"]
+            text += _(" after {seconds:.0f} s of adaptation to this volume").format(seconds=seconds)
+        return text + "."
+
+
+def _trainOnFolder(folder, checkpointPath, seconds, progress=None, cancel=None):
+    """Worker-thread body of :meth:`OneSliceSegLogic.trainingJob` (files only, no MRML)."""
+    from sparselabel.devices import select_device
+    from sparselabel.intensity import normalise
+    from sparselabel.io import discover_images, read_volume
+    from sparselabel.propagator_checkpoint import save_checkpoint
+    from sparselabel.propagator_training import train_propagator
+
+    volumes, names = [], []
+    for path in discover_images(folder):
+        try:
+            volumes.append(normalise(read_volume(path).array, str(path)))
+            names.append(path.name)
+        except Exception as error:  # an unreadable scan is reported and skipped, never the end of training
+            logging.warning("OneSliceSeg training skips %s: %s", path, error)
+    if not volumes:
+        from sparselabel.errors import UserInputError
+
+        raise UserInputError(f"{folder}: no readable 3D volume to train on")
+    result = train_propagator(volumes, time_budget=seconds, device=select_device("auto"), progress=progress,
+                              cancel=cancel)
+    save_checkpoint(result.network, checkpointPath, {"volumes": names, "steps": result.steps,
+                                                     "seconds": round(result.seconds, 1)})
+    return checkpointPath
+
 
 #
 # OneSliceSegTest
@@ -190,13 +438,14 @@ class OneSliceSegTest(ScriptedLoadableModuleTest):
 
     def runTest(self):
         self.setUp()
-        self.test_SegmentationOnPhantom()
+        self.test_PropagateOnPhantom()
 
-    def test_SegmentationOnPhantom(self):
-        """A phantom volume goes into the scene, gets a segmentation, and a painted label round-trips."""
+    def test_PropagateOnPhantom(self):
+        """The whole flow on the built-in phantom: volume, segmentation, one painted slice, propagation."""
         import numpy as np
 
         from sparselabel import mrml, phantoms
+        from sparselabel.metrics import dice
 
         self.delayDisplay("Loading the built-in phantom volume")
         image, label = phantoms.abdomen_volume(seed=0, shape=(24, 64, 64))
@@ -205,12 +454,23 @@ class OneSliceSegTest(ScriptedLoadableModuleTest):
             slicer.util.setSliceViewerLayers(background=volumeNode, fit=True)
 
         logic = OneSliceSegLogic()
+        logic.ensureDependencies()
         segmentationNode = logic.createSegmentation(volumeNode)
         segmentId = mrml.segment_ids(segmentationNode)[0]
-        self.assertEqual(segmentationNode.GetSegmentation().GetSegment(segmentId).GetName(), "Structure")
+        index, _ras = logic.suggestSlice(volumeNode)
+        self.assertTrue(0 <= index < image.shape[0])
 
-        liver = (label.array == 1).astype(np.uint8)
-        mrml.write_segment(segmentationNode, segmentId, liver, volumeNode)
-        np.testing.assert_array_equal(mrml.segment_array(segmentationNode, segmentId, volumeNode), liver)
-        self.assertEqual(mrml.volume_node_to_image(volumeNode).geometry.differences(image.geometry), [])
+        self.delayDisplay("Painting the liver on one slice")
+        liver = label.array == 1
+        anchor = int(np.flatnonzero(liver.any((1, 2))).mean())
+        painted = np.zeros(image.shape, np.uint8)
+        painted[anchor] = liver[anchor]
+        mrml.write_segment(segmentationNode, segmentId, painted, volumeNode)
+
+        self.delayDisplay("Propagating (short adaptation to the volume)")
+        record = logic.propagate(volumeNode, segmentationNode, logic.propagationOptions(adaptationSeconds=15))
+        self.assertEqual(record["anchors"], [anchor])
+        result = mrml.segment_array(segmentationNode, segmentId, volumeNode)
+        np.testing.assert_array_equal(result[anchor], painted[anchor])
+        self.assertGreater(dice(result > 0, liver), 0.8)
         self.delayDisplay("Test passed")

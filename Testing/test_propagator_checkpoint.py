@@ -31,7 +31,7 @@ def test_round_trip_keeps_config_weights_and_record(tmp_path):
 def test_random_bytes_are_not_a_checkpoint(tmp_path):
     path = tmp_path / "noise.pt"
     path.write_bytes(bytes(range(256)) * 40)
-    with pytest.raises(UserInputError, match="noise.pt: not a PyTorch checkpoint"):
+    with pytest.raises(UserInputError, match=r"noise\.pt: not a PyTorch checkpoint"):
         load_checkpoint(path)
     with pytest.raises(UserInputError, match="no such checkpoint"):
         load_checkpoint(tmp_path / "absent.pt")
@@ -49,11 +49,11 @@ def test_pickle_carrying_code_is_refused_and_never_runs(tmp_path):
     torch.load(path, weights_only=False)  # an unguarded load does run the payload ...
     assert _Payload.marker.exists()
     _Payload.marker.unlink()
-    with pytest.raises(UserInputError, match="evil.pt: holds Python objects besides weights"):
+    with pytest.raises(UserInputError, match=r"evil\.pt: holds Python objects besides weights"):
         load_checkpoint(path)
     assert not _Payload.marker.exists()
     path.write_bytes(pickle.dumps({"format": "x"}))  # a plain pickle, not a torch archive
-    with pytest.raises(UserInputError, match="evil.pt"):
+    with pytest.raises(UserInputError, match=r"evil\.pt"):
         load_checkpoint(path)
 
 
@@ -61,7 +61,7 @@ def test_other_versions_and_other_files_are_refused(tmp_path, monkeypatch):
     network = ReconstructionNetwork(TINY)
     path = save_checkpoint(network, tmp_path / "old.pt")
     monkeypatch.setattr(propagator_checkpoint, "FORMAT_VERSION", 99)
-    with pytest.raises(UserInputError, match="old.pt: checkpoint format 1 .* reads format 99"):
+    with pytest.raises(UserInputError, match=r"old\.pt: checkpoint format 1 .* reads format 99"):
         load_checkpoint(path)
     torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
     with pytest.raises(UserInputError, match="not a SparseLabel propagation checkpoint"):

@@ -55,6 +55,16 @@ def anchors_from_label(label: np.ndarray, axis: int) -> dict[int, np.ndarray]:
     return {int(k): moved[k].copy() for k in np.flatnonzero(moved.reshape(len(moved), -1).any(1))}
 
 
+def anchor_groups(label: np.ndarray, axis: int) -> dict[tuple[int, ...], list[int]]:
+    """Label values grouped by the slices they were drawn on: ``{(slice, …): [value, …]}``."""
+    moved = np.moveaxis(label, axis, 0)
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for value in (int(v) for v in np.unique(label) if v != 0):
+        slices = tuple(int(k) for k in np.flatnonzero((moved == value).reshape(len(moved), -1).any(1)))
+        groups.setdefault(slices, []).append(value)
+    return groups
+
+
 def _device(name: str):
     from .devices import select_device
 
@@ -106,13 +116,19 @@ def propagate_label(image: Image, label: Image, options: PropagationOptions | No
     start = time.perf_counter()
     stepper, record = build_stepper(options.method, moved, options, progress, cancel)
     verification = IntensityVerification() if options.verify and options.method != "copy" else None
-    result = propagate(volume, anchors, stepper, axis=axis, verification=verification, progress=progress,
-                       cancel=cancel)
-    output = result.label
-    if options.largest_component:
-        output = keep_largest_component(output, anchors, axis)
+    output = np.zeros_like(label.array)
+    seconds = 0.0
+    # A slice is an anchor for the segments drawn on it: segments drawn on different slices travel separately
+    # (a slice showing only the liver says nothing about where the spleen is).
+    for slices, values in anchor_groups(label.array, axis).items():
+        group = {k: np.where(np.isin(anchors[k], values), anchors[k], 0) for k in slices}
+        result = propagate(volume, group, stepper, axis=axis, verification=verification, progress=progress,
+                           cancel=cancel)
+        seconds += result.seconds
+        grouped = keep_largest_component(result.label, group, axis) if options.largest_component else result.label
+        output[(output == 0) & (grouped != 0)] = grouped[(output == 0) & (grouped != 0)]
     record.update({"method": options.method, "axis": axis, "anchors": sorted(anchors),
-                   "propagation_seconds": round(result.seconds, 3),
+                   "propagation_seconds": round(seconds, 3),
                    "total_seconds": round(time.perf_counter() - start, 3)})
     return label.with_array(output.astype(label.array.dtype)), record
 

@@ -88,6 +88,7 @@ class NetworkStepper:
         self.device = torch.device(device)
         self.batch = batch
         self.features: torch.Tensor | None = None
+        self._prepared_for: tuple | None = None
 
     def _autocast(self):
         if self.device.type == "cuda":
@@ -96,6 +97,10 @@ class NetworkStepper:
 
     @torch.no_grad()
     def prepare(self, volume: np.ndarray) -> None:
+        key = (volume.__array_interface__["data"][0], volume.shape, volume.strides)
+        if key == self._prepared_for:  # the same voxels again (another group of segments): keep the features
+            return
+        self._prepared_for = key
         slices = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))[:, None]
         with self._autocast():
             chunks = [self.network.encode(slices[i:i + self.batch].to(self.device))

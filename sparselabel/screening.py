@@ -22,8 +22,12 @@ def slice_descriptors(features: torch.Tensor, grid: int = 4) -> np.ndarray:
     return F.normalize(pooled, dim=1).cpu().numpy()
 
 
-def gabor_descriptors(volume: np.ndarray, grid: int = 4) -> np.ndarray:
-    """Network-free descriptors from the Gabor bottleneck alone, for suggesting a slice before any training."""
+def gabor_descriptors(volume: np.ndarray, grid: int = 1) -> np.ndarray:
+    """Network-free descriptors from the Gabor bottleneck alone, for suggesting a slice before any training.
+
+    Globally pooled (``grid=1``): on CHAOS MR it picked anchors with larger cross-sections than 2×2 or 4×4 pooling
+    (liver Dice after propagation 0.50 vs 0.41-0.42 on eight volumes).
+    """
     from .gabor import GaborBank
 
     bank = GaborBank()

@@ -1,0 +1,108 @@
+"""OneSliceSeg end to end on phantoms: a network trained inside the test, baselines, axes, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sparselabel import phantoms
+from sparselabel.errors import UserInputError
+from sparselabel.intensity import normalise
+from sparselabel.metrics import dice
+from sparselabel.one_slice import PropagationOptions, anchors_from_label, infer_axis, propagate_label, suggest_slice
+from sparselabel.propagation import propagate
+from sparselabel.propagator_checkpoint import save_checkpoint
+from sparselabel.propagator_training import TrainingConfig, train_propagator
+from sparselabel.reconstruction import NetworkStepper
+from sparselabel.verification import IntensityVerification
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    return phantoms.abdomen_volume(seed=7, shape=(28, 80, 80), spacing=(2.0, 2.0, 5.0))
+
+
+@pytest.fixture(scope="module")
+def trained(phantom):
+    image, _ = phantom
+    return train_propagator([normalise(image.array)], TrainingConfig(steps=120, crop=64, batch=4, seed=0))
+
+
+def _one_slice(label, value, axis=0):
+    mask = (label == value).astype(np.uint8)
+    present = np.flatnonzero(np.moveaxis(mask, axis, 0).any((1, 2)))
+    anchor = int(present[len(present) // 2])
+    drawn = np.zeros_like(mask)
+    np.moveaxis(drawn, axis, 0)[anchor] = np.moveaxis(mask, axis, 0)[anchor]
+    return mask, anchor, drawn
+
+
+def test_training_lowers_the_reconstruction_loss(trained):
+    assert np.mean(trained.losses[-20:]) < 0.8 * np.mean(trained.losses[:20])
+
+
+def test_tiny_network_trained_here_propagates_one_slice(phantom, trained):
+    image, label = phantom
+    mask, anchor, drawn = _one_slice(label.array, 1)
+    result = propagate(normalise(image.array), {anchor: drawn[anchor]}, NetworkStepper(trained.network),
+                       verification=IntensityVerification())
+    assert dice(result.label > 0, mask) >= 0.9
+    np.testing.assert_array_equal(result.label[anchor], drawn[anchor])
+
+
+def test_two_segments_at_once_from_a_checkpoint(phantom, trained, tmp_path):
+    image, label = phantom
+    path = save_checkpoint(trained.network, tmp_path / "tiny.pt")
+    liver, _, _ = _one_slice(label.array, 1)
+    spleen_slices = np.flatnonzero((label.array == 2).any((1, 2)))
+    anchor = int(spleen_slices[len(spleen_slices) // 2])
+    drawn = np.zeros_like(label.array)
+    drawn[anchor] = np.where(np.isin(label.array[anchor], (1, 2)), label.array[anchor], 0)
+    result, record = propagate_label(image, label.with_array(drawn), PropagationOptions(model=path, device="cpu"))
+    assert record["anchors"] == [anchor] and record["model"] == str(path)
+    np.testing.assert_array_equal(result.array[anchor], drawn[anchor])
+    assert dice(result.array == 1, liver) > 0.8
+    assert dice(result.array == 2, label.array == 2) > 0.7
+
+
+def test_raw_baseline_along_another_axis(phantom):
+    image, label = phantom
+    mask, anchor, drawn = _one_slice(label.array, 1, axis=1)
+    assert infer_axis(drawn) == 1
+    result, record = propagate_label(image, label.with_array(drawn), PropagationOptions(method="raw"))
+    assert record["axis"] == 1 and record["anchors"] == [anchor]
+    assert dice(result.array > 0, mask) > 0.7
+    np.testing.assert_array_equal(result.array[:, anchor], drawn[:, anchor])
+
+
+def test_several_drawn_slices_are_all_anchors(phantom):
+    _, label = phantom
+    drawn = np.zeros_like(label.array)
+    drawn[[6, 12, 20]] = label.array[[6, 12, 20]]
+    assert sorted(anchors_from_label(drawn, 0)) == [k for k in (6, 12, 20) if drawn[k].any()]
+
+
+def test_suggested_slice_lies_inside_the_range_given(phantom):
+    image, label = phantom
+    liver = np.flatnonzero((label.array == 1).any((1, 2)))
+    chosen = suggest_slice(image, slice_range=(int(liver[0]), int(liver[-1])))
+    assert liver[0] <= chosen <= liver[-1]
+    assert 0 <= suggest_slice(image) < image.shape[0]
+    with pytest.raises(UserInputError, match="slice range"):
+        suggest_slice(image, slice_range=(5, 400))
+
+
+def test_bad_volumes_and_labels_are_explained(phantom):
+    image, label = phantom
+    _, _, drawn = _one_slice(label.array, 1)
+    with pytest.raises(UserInputError, match="every voxel has the value 7"):
+        propagate_label(image.with_array(np.full(image.shape, 7, np.int16)), label.with_array(drawn),
+                        PropagationOptions(method="copy"))
+    nan = image.array.astype(np.float32)
+    nan[3, 4, 5] = np.nan
+    with pytest.raises(UserInputError, match="1 voxels are NaN"):
+        propagate_label(image.with_array(nan), label.with_array(drawn), PropagationOptions(method="copy"))
+    with pytest.raises(UserInputError, match="no slice is labelled"):
+        propagate_label(image, label.with_array(np.zeros_like(drawn)), PropagationOptions(method="copy"))
+    with pytest.raises(UserInputError, match="method 'magic': unknown"):
+        PropagationOptions(method="magic")

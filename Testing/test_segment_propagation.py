@@ -1,0 +1,66 @@
+"""OneSliceSeg's logic on real MRML nodes (slicer-core): painted slices in, propagated segments out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sparselabel import mrml, phantoms
+from sparselabel.errors import CancelledError, UserInputError
+from sparselabel.metrics import dice
+from sparselabel.one_slice import PropagationOptions
+from sparselabel.segment_propagation import propagate_segments, read_painted_segments, write_propagated_segments
+
+
+@pytest.fixture
+def painted(mrml_scene):
+    image, label = phantoms.abdomen_volume(seed=5, shape=(24, 64, 64), spacing=(2.0, 2.0, 5.0))
+    volume = mrml.image_to_volume_node(mrml_scene, image, "Abdomen")
+    segmentation = mrml.new_segmentation_node(mrml_scene, volume, "Abdomen segmentation")
+    drawn = {}
+    for value, name in ((1, "liver"), (2, "spleen")):
+        segment_id = mrml.add_segment(segmentation, name)
+        slices = np.flatnonzero((label.array == value).any((1, 2)))
+        anchor = int(slices[len(slices) // 2])
+        mask = np.zeros(image.shape, np.uint8)
+        mask[anchor] = label.array[anchor] == value
+        mrml.write_segment(segmentation, segment_id, mask, volume)
+        drawn[segment_id] = (anchor, mask[anchor].copy(), label.array == value)
+    return volume, segmentation, drawn
+
+
+def test_painted_slices_become_full_segments_with_anchors_unchanged(painted):
+    volume, segmentation, drawn = painted
+    inputs = read_painted_segments(volume, segmentation)
+    result, record = propagate_segments(inputs, PropagationOptions(method="raw"))
+    write_propagated_segments(segmentation, volume, inputs, result)
+    assert record["anchors"] == sorted({a for a, _, _ in drawn.values()})
+    for segment_id, (anchor, slice_mask, truth) in drawn.items():
+        propagated = mrml.segment_array(segmentation, segment_id, volume)
+        np.testing.assert_array_equal(propagated[anchor], slice_mask)  # exactly as drawn
+        assert propagated.reshape(len(propagated), -1).any(1).sum() > 3  # reached other slices
+        assert dice(propagated > 0, truth) > 0.6
+
+
+def test_cancel_leaves_the_segmentation_as_it_was(painted):
+    volume, segmentation, drawn = painted
+    before = {s: mrml.segment_array(segmentation, s, volume) for s in drawn}
+    inputs = read_painted_segments(volume, segmentation)
+    with pytest.raises(CancelledError):
+        propagate_segments(inputs, PropagationOptions(method="raw"), cancel=lambda: True)
+    for segment_id, mask in before.items():
+        np.testing.assert_array_equal(mrml.segment_array(segmentation, segment_id, volume), mask)
+
+
+def test_empty_segment_and_missing_inputs_are_explained(painted, mrml_scene):
+    volume, segmentation, _ = painted
+    mrml.add_segment(segmentation, "kidney")
+    with pytest.raises(UserInputError, match="kidney are empty"):
+        read_painted_segments(volume, segmentation)
+    with pytest.raises(UserInputError, match="select a volume"):
+        read_painted_segments(None, segmentation)
+    with pytest.raises(UserInputError, match="select \\(or create\\) a segmentation"):
+        read_painted_segments(volume, None)
+    empty = mrml.new_segmentation_node(mrml_scene, volume, "nothing")
+    with pytest.raises(UserInputError, match="has no segments"):
+        read_painted_segments(volume, empty)
