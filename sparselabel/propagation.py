@@ -119,6 +119,8 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
             limit = order[neighbour] if 0 <= neighbour < len(order) else (-1 if direction < 0 else count)
             current, alive = start_label, anchor_area > 0
             alive[0] = True
+            if verification is not None:
+                verification.start(anchor, start_label)
             for target in range(anchor + direction, limit, direction):
                 if cancel is not None and cancel():
                     raise CancelledError("propagation cancelled; nothing was changed")

