@@ -123,14 +123,20 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onSetUpCompute(self) -> None:
         """Install what is missing (after the user confirms) and show the compute device."""
+        with slicer.util.tryWithErrorDisplay(_("Failed to set up the compute environment."), waitCursor=True):
+            if self._ensureDependencies():
+                self.ui.statusLabel.text = self.logic.statusText(includeDevice=True)
+
+    def _ensureDependencies(self) -> bool:
+        """Install what is missing after the user confirms; False (and a note in the status) if they decline."""
         from sparselabel.errors import CancelledError
 
         try:
-            with slicer.util.tryWithErrorDisplay(_("Failed to set up the compute environment."), waitCursor=True):
-                self.logic.ensureDependencies()
-                self.ui.statusLabel.text = self.logic.statusText(includeDevice=True)
+            self.logic.ensureDependencies()
         except CancelledError as error:
             self.ui.statusLabel.text = str(error)
+            return False
+        return True
 
 
 #

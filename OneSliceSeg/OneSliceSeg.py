@@ -194,26 +194,22 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         return None
 
     def onPropagate(self) -> None:
-        from sparselabel.errors import CancelledError
+        with slicer.util.tryWithErrorDisplay(_("Failed to start the propagation."), waitCursor=True):
+            if not self._ensureDependencies():
+                return
+            parameters = self._parameterNode
+            painted = self.logic.readPaintedSegments(parameters.inputVolume, parameters.segmentation)
+            options = self.logic.propagationOptions(self._checkpoint(), parameters.adaptationSeconds)
+            volume, segmentation = parameters.inputVolume, parameters.segmentation
 
-        try:
-            with slicer.util.tryWithErrorDisplay(_("Failed to start the propagation."), waitCursor=True):
-                self.logic.ensureDependencies()
-                parameters = self._parameterNode
-                painted = self.logic.readPaintedSegments(parameters.inputVolume, parameters.segmentation)
-                options = self.logic.propagationOptions(self._checkpoint(), parameters.adaptationSeconds)
-                volume, segmentation = parameters.inputVolume, parameters.segmentation
+            def finished(result):
+                labelImage, record = result
+                # One undo step in the Segment Editor reverts the whole propagation.
+                self.ui.embeddedSegmentEditorWidget.saveStateForUndo()
+                self.logic.writePropagatedSegments(segmentation, volume, painted, labelImage)
+                self.ui.statusLabel.text = self.logic.describeRun(record)
 
-                def finished(result):
-                    labelImage, record = result
-                    # One undo step in the Segment Editor reverts the whole propagation.
-                    self.ui.embeddedSegmentEditorWidget.saveStateForUndo()
-                    self.logic.writePropagatedSegments(segmentation, volume, painted, labelImage)
-                    self.ui.statusLabel.text = self.logic.describeRun(record)
-
-                self._startJob(self.logic.propagationJob(painted, options), finished)
-        except CancelledError as error:
-            self.ui.statusLabel.text = str(error)
+            self._startJob(self.logic.propagationJob(painted, options), finished)
 
     def onTrain(self) -> None:
         folder = self._parameterNode.trainingFolder
@@ -225,7 +221,8 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if not target:
             return
         with slicer.util.tryWithErrorDisplay(_("Failed to start training."), waitCursor=True):
-            self.logic.ensureDependencies()
+            if not self._ensureDependencies():
+                return
 
             def finished(path):
                 self._parameterNode.checkpointPath = path
@@ -271,14 +268,20 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onSetUpCompute(self) -> None:
         """Install what is missing (after the user confirms) and show the compute device."""
+        with slicer.util.tryWithErrorDisplay(_("Failed to set up the compute environment."), waitCursor=True):
+            if self._ensureDependencies():
+                self.ui.statusLabel.text = self.logic.statusText(includeDevice=True)
+
+    def _ensureDependencies(self) -> bool:
+        """Install what is missing after the user confirms; False (and a note in the status) if they decline."""
         from sparselabel.errors import CancelledError
 
         try:
-            with slicer.util.tryWithErrorDisplay(_("Failed to set up the compute environment."), waitCursor=True):
-                self.logic.ensureDependencies()
-                self.ui.statusLabel.text = self.logic.statusText(includeDevice=True)
+            self.logic.ensureDependencies()
         except CancelledError as error:
             self.ui.statusLabel.text = str(error)
+            return False
+        return True
 
 
 #

@@ -38,16 +38,18 @@ def test_help_lists_the_commands():
 
 def test_demo_writes_sample_data_and_pictures(tmp_path):
     out = tmp_path / "demo"
-    result = run("demo", "--out", str(out))
+    result = run("demo", "--out", str(out), "--adaptation-seconds", "5")
     assert result.returncode == 0, result.stderr
     assert "liver (1)" in result.stdout and "4 groups" in result.stdout
-    for picture in ("phantom_volume.png", "phantom_cohort.png"):
+    assert "OneSliceSeg: Dice liver" in result.stdout
+    for picture in ("phantom_volume.png", "phantom_cohort.png", "onesliceseg_result.png"):
         data = (out / picture).read_bytes()
         assert data.startswith(PNG_SIGNATURE) and len(data) > 20_000
     report = json.loads((out / "demo_report.json").read_text())
     assert report["cohort"]["scans"] == 40 and report["volume"]["size_ijk"] == [128, 128, 40]
+    assert set(report["onesliceseg"]["dice"]) == {"liver", "spleen"}
     # A second run replaces its own output.
-    assert run("demo", "--out", str(out)).returncode == 0
+    assert run("demo", "--out", str(out), "--adaptation-seconds", "5").returncode == 0
 
 
 def test_demo_never_writes_into_a_folder_it_did_not_make(tmp_path, capsys):

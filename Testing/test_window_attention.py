@@ -54,7 +54,7 @@ def test_row_bands_give_the_same_answer_in_less_memory(features):
 def test_distance_similarity_for_raw_intensities():
     reference = torch.linspace(0, 1, 30).view(1, 1, 5, 6)
     values = torch.rand(1, 2, 5, 6)
-    copied = window_attention(reference, reference, values, window=3, temperature=1e-5, cosine=False)
+    copied = window_attention(reference, reference, values, window=3, temperature=1e-5, similarity="distance")
     torch.testing.assert_close(copied, values)
 
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 import torch
-import torch.nn.functional as F
 
-from .reconstruction import from_blocks, to_blocks
+from .reconstruction import from_blocks, intensity_descriptors, to_blocks
 from .window_attention import window_attention
 
 
@@ -67,13 +66,11 @@ class RawStepper:
 
     def prepare(self, volume: np.ndarray) -> None:
         slices = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))[:, None]
-        pooled = to_blocks(slices, self.stride).mean(1, keepdim=True)  # mean intensity per grid cell
-        height, width = pooled.shape[-2:]
-        self.features = F.unfold(F.pad(pooled, (1, 1, 1, 1), mode="replicate"), 3).view(len(slices), 9, height, width)
+        self.features = intensity_descriptors(slices, self.stride)
 
     @torch.no_grad()
     def step(self, reference: int, target: int, probabilities: np.ndarray) -> np.ndarray:
         values = torch.from_numpy(probabilities)[None]
         copied = window_attention(self.features[target:target + 1], self.features[reference:reference + 1],
-                                  to_blocks(values, self.stride), self.window, self.temperature, cosine=False)
+                                  to_blocks(values, self.stride), self.window, self.temperature, similarity="distance")
         return from_blocks(copied, self.stride, probabilities.shape[-2:])[0].numpy()

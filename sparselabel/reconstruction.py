@@ -4,6 +4,13 @@ Features come from the :class:`~sparselabel.slice_encoder.SliceEncoder` at a str
 ``s × s`` blocks of full-resolution values (``pixel_unshuffle``): intensities while training, one-hot labels when
 propagating. Copying blocks rather than downsampled values keeps the reference's full resolution — the anchor
 slice the user drew is never blurred — at the cost of the coarse grid only for *where* to copy from.
+
+When propagating labels, the similarity adds to the learned features' cosine similarity an intensity term (the
+negative squared difference of 3×3 neighbourhoods of mean intensities, weighted by ``intensity_weight``). The
+Gabor bottleneck deliberately hides absolute intensity from the encoder — good for learning structure, but in MR
+the grey level is much of what tells one organ from the next. Measured on CHAOS MR (six volumes, representative
+anchors, network trained on ten others): liver Dice 0.65 → 0.77, spleen 0.79 → 0.79; intensities alone 0.75 /
+0.78. Training never uses the intensity term (it would let the network copy grey levels without learning).
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ class ReconstructionConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     window: int = 13  # P: the attention window on the feature grid, in grid cells
     temperature: float = 0.05  # initial value; learned during training
+    intensity_weight: float = 1.0  # weight of the intensity term when propagating labels (0: features only)
+    intensity_temperature: float = 0.03
 
     def to_dict(self) -> dict:
         values = asdict(self)
@@ -33,7 +42,10 @@ class ReconstructionConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> ReconstructionConfig:
-        return cls(EncoderConfig.from_dict(values["encoder"]), int(values["window"]), float(values["temperature"]))
+        defaults = cls()
+        return cls(EncoderConfig.from_dict(values["encoder"]), int(values["window"]), float(values["temperature"]),
+                   float(values.get("intensity_weight", defaults.intensity_weight)),
+                   float(values.get("intensity_temperature", defaults.intensity_temperature)))
 
 
 def to_blocks(values: torch.Tensor, stride: int) -> torch.Tensor:
@@ -48,6 +60,13 @@ def to_blocks(values: torch.Tensor, stride: int) -> torch.Tensor:
 def from_blocks(blocks: torch.Tensor, stride: int, size: tuple[int, int]) -> torch.Tensor:
     """Inverse of :func:`to_blocks`, cropped back to ``size``."""
     return F.pixel_shuffle(blocks, stride)[..., : size[0], : size[1]]
+
+
+def intensity_descriptors(slices: torch.Tensor, stride: int) -> torch.Tensor:
+    """``[B, 1, H, W]`` → ``[B, 9, h, w]``: each grid cell's mean intensity and those of its 8 neighbours."""
+    cells = to_blocks(slices, stride).mean(1, keepdim=True)
+    height, width = cells.shape[-2:]
+    return F.unfold(F.pad(cells, (1, 1, 1, 1), mode="replicate"), 3).view(len(slices), 9, height, width)
 
 
 class ReconstructionNetwork(nn.Module):
@@ -77,6 +96,26 @@ class ReconstructionNetwork(nn.Module):
                                   self.config.window, self.temperature)
         return from_blocks(copied, self.stride, size)
 
+    def transfer_labels(self, target_features: torch.Tensor, reference_features: torch.Tensor,
+                        target_intensities: torch.Tensor, reference_intensities: torch.Tensor,
+                        labels: torch.Tensor) -> torch.Tensor:
+        """Labels ``[B, C, H, W]`` soft-copied with the learned similarity plus the intensity term.
+
+        Both terms become one dot product of augmented vectors, so one attention pass computes
+        cos(f_t, f_r)/τ − w·|g_t − g_r|²/τ_i (up to a per-target constant, which the softmax ignores).
+        """
+        weight, tau_i = self.config.intensity_weight, self.config.intensity_temperature
+        scale = self.temperature.rsqrt()
+        query = [F.normalize(target_features, dim=1) * scale]
+        key = [F.normalize(reference_features, dim=1) * scale]
+        if weight > 0:
+            root = math.sqrt(2 * weight / tau_i)
+            query += [target_intensities * root, torch.ones_like(target_intensities[:, :1])]
+            key += [reference_intensities * root, -(weight / tau_i) * (reference_intensities**2).sum(1, keepdim=True)]
+        copied = window_attention(torch.cat(query, 1), torch.cat(key, 1), to_blocks(labels, self.stride),
+                                  self.config.window, 1.0, similarity="dot")
+        return from_blocks(copied, self.stride, labels.shape[-2:])
+
 
 class NetworkStepper:
     """Propagation stepper using a :class:`ReconstructionNetwork` (features of every slice computed once)."""
@@ -88,6 +127,7 @@ class NetworkStepper:
         self.device = torch.device(device)
         self.batch = batch
         self.features: torch.Tensor | None = None
+        self.intensities: torch.Tensor | None = None
         self._prepared_for: tuple | None = None
 
     def _autocast(self):
@@ -106,11 +146,13 @@ class NetworkStepper:
             chunks = [self.network.encode(slices[i:i + self.batch].to(self.device))
                       for i in range(0, len(slices), self.batch)]
         self.features = torch.cat(chunks).float()
+        self.intensities = intensity_descriptors(slices, self.network.stride).to(self.device)
 
     @torch.no_grad()
     def step(self, reference: int, target: int, probabilities: np.ndarray) -> np.ndarray:
         values = torch.from_numpy(probabilities)[None].to(self.device)
         with self._autocast():
-            copied = self.network.reconstruct(self.features[target:target + 1], self.features[reference:reference + 1],
-                                              values)
+            copied = self.network.transfer_labels(
+                self.features[target:target + 1], self.features[reference:reference + 1],
+                self.intensities[target:target + 1], self.intensities[reference:reference + 1], values)
         return copied[0].float().cpu().numpy()

@@ -1,7 +1,7 @@
 """Local window attention: every target pixel soft-copies values from a P×P window of a reference slice.
 
 For a target position, the weights are a softmax over the window of the similarity between the target's feature
-and each reference feature (cosine similarity / temperature, or negative squared distance / temperature); the
+and each reference feature (cosine similarity, negative squared distance, or plain dot product, / temperature); the
 output is the weighted sum of the reference values at those positions — intensities while training, one-hot labels
 when propagating, several segments at once. Positions outside the reference slice get no weight.
 
@@ -15,9 +15,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+SIMILARITIES = ("cosine", "distance", "dot")
+
 
 def window_attention(query: torch.Tensor, key: torch.Tensor, values: torch.Tensor, window: int = 13,
-                     temperature: float = 0.05, cosine: bool = True, max_elements: int = 1 << 24) -> torch.Tensor:
+                     temperature: float | torch.Tensor = 0.05, similarity: str = "cosine",
+                     max_elements: int = 1 << 24) -> torch.Tensor:
     """Soft-copy ``values`` of the reference onto the target.
 
     ``query``: target features ``[B, C, h, w]``; ``key``: reference features ``[B, C, h, w]``; ``values``: reference
@@ -25,20 +28,22 @@ def window_attention(query: torch.Tensor, key: torch.Tensor, values: torch.Tenso
     """
     if window % 2 != 1 or window < 1:
         raise ValueError(f"window must be an odd number of pixels, got {window}")
+    if similarity not in SIMILARITIES:
+        raise ValueError(f"similarity must be one of {SIMILARITIES}, got {similarity!r}")
     if query.shape != key.shape or query.shape[-2:] != values.shape[-2:] or query.shape[0] != values.shape[0]:
         raise ValueError(f"shapes do not match: query {tuple(query.shape)}, key {tuple(key.shape)}, "
                          f"values {tuple(values.shape)}")
     batch, _, height, width = query.shape
-    if cosine:
+    if similarity == "cosine":
         query, key = F.normalize(query, dim=1), F.normalize(key, dim=1)
     rows = max(1, min(height, max_elements // max(1, batch * window * window * width)))
-    bands = [_band(query[:, :, top:top + rows], key, values, top, window, temperature, cosine)
+    bands = [_band(query[:, :, top:top + rows], key, values, top, window, temperature, similarity == "distance")
              for top in range(0, height, rows)]
     return torch.cat(bands, dim=2)
 
 
 def _band(query: torch.Tensor, key: torch.Tensor, values: torch.Tensor, top: int, window: int,
-          temperature: float, cosine: bool) -> torch.Tensor:
+          temperature: float | torch.Tensor, distance: bool) -> torch.Tensor:
     """Attention for the target rows ``top … top + query rows`` (the reference band around them is sliced here)."""
     radius = window // 2
     rows, width = query.shape[-2:]
@@ -52,7 +57,7 @@ def _band(query: torch.Tensor, key: torch.Tensor, values: torch.Tensor, top: int
     inside = F.pad(torch.ones_like(key[:, :1, crop]), pad)
     offsets = [(dy, dx) for dy in range(window) for dx in range(window)]
     logits = torch.stack([(query * padded_key[:, :, dy:dy + rows, dx:dx + width]).sum(1) for dy, dx in offsets], 1)
-    if not cosine:  # −|q − k|² = 2 q·k − |k|² − |q|²
+    if distance:  # −|q − k|² = 2 q·k − |k|² − |q|²
         squared = (padded_key**2).sum(1)
         logits = 2 * logits - torch.stack([squared[:, dy:dy + rows, dx:dx + width] for dy, dx in offsets], 1)
         logits = logits - (query**2).sum(1, keepdim=True)

@@ -1,0 +1,76 @@
+"""Cold start and active-learning acquisition on synthetic cohort maps with known groups."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sparselabel.acquisition import normalised_entropy, select
+from sparselabel.cold_start import cold_start, farthest_point_sampling, largest_remainder
+from sparselabel.errors import UserInputError
+
+
+@pytest.fixture
+def groups():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [20, 0], [0, 20], [20, 20]], dtype=float)
+    sizes = [40, 20, 10, 30]
+    points = np.concatenate([c + rng.normal(0, 1.0, (n, 2)) for c, n in zip(centres, sizes, strict=True)])
+    truth = np.repeat(np.arange(4), sizes)
+    return points, truth
+
+
+def test_cold_start_covers_every_group_when_the_budget_allows(groups):
+    points, truth = groups
+    result = cold_start(points, budget=8, seed=0)
+    assert result.k == 4
+    assert set(truth[result.picks]) == {0, 1, 2, 3}
+    assert result.picks[:4] == result.medoids and len(set(result.picks)) == 8
+    # The rest follows cluster size: the 40-scan group gets the most extra picks.
+    extra = np.bincount(truth[result.picks[4:]], minlength=4)
+    assert extra[0] == extra.max()
+
+
+def test_same_seed_same_picks_and_labelled_scans_are_not_picked_again(groups):
+    points, _ = groups
+    assert cold_start(points, 6, seed=3).picks == cold_start(points, 6, seed=3).picks
+    again = cold_start(points, 5, labelled=[0, 45], seed=0).picks
+    assert not {0, 45} & set(again)
+
+
+def test_budget_larger_than_the_unlabelled_scans_is_refused(groups):
+    points, _ = groups
+    with pytest.raises(UserInputError, match="budget 99 is larger than the 98 unlabelled scans"):
+        cold_start(points, 99, labelled=[1, 2])
+
+
+def test_largest_remainder_respects_proportions_and_capacity():
+    assert largest_remainder(10, [50, 30, 20], [100, 100, 100]) == [5, 3, 2]
+    assert largest_remainder(4, [1, 1, 1], [5, 5, 5]) in ([2, 1, 1], [1, 2, 1], [1, 1, 2])
+    assert largest_remainder(6, [90, 5, 5], [2, 10, 10]) == [2, 2, 2]  # the big cluster is full
+
+
+def test_farthest_point_sampling_spreads_out():
+    points = np.array([[0, 0], [1, 0], [10, 0], [5, 0], [9, 0]], dtype=float)
+    assert farthest_point_sampling(points, [0], range(5), 2) == [2, 3]
+
+
+def test_entropy_is_normalised():
+    assert normalised_entropy(np.full((2, 4, 4), 0.5)) == pytest.approx(1.0)
+    assert normalised_entropy(np.full((3, 4, 4), 1 / 3)) == pytest.approx(1.0)
+    certain = np.zeros((2, 4, 4))
+    certain[0] = 1
+    assert normalised_entropy(certain) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_alpha_one_takes_the_most_uncertain_and_alpha_zero_the_farthest():
+    points = np.array([[0, 0], [1, 0], [2, 0], [30, 0], [3, 0]], dtype=float)
+    entropies = [0.0, 0.1, 0.9, 0.2, 0.5]
+    candidates = [1, 2, 3, 4]
+    assert select(points, entropies, candidates, labelled=[0], budget=1, alpha=1.0)[0].index == 2
+    assert select(points, entropies, candidates, labelled=[0], budget=1, alpha=0.0)[0].index == 3
+    # Diversity is updated after each pick: a batch of two with α=0 does not take two neighbours.
+    batch = [p.index for p in select(points, entropies, candidates, labelled=[0], budget=2, alpha=0.0)]
+    assert batch == [3, 4]
+    with pytest.raises(UserInputError, match="alpha"):
+        select(points, entropies, candidates, [0], 1, alpha=1.5)
