@@ -1,0 +1,51 @@
+"""The cohort map keeps groups apart, is reproducible, and places new scans without moving old ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sparselabel.cohort_map import fit_map, perplexity_for
+from sparselabel.errors import UserInputError
+
+
+def _groups(per_group: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 10, (3, 64))
+    embeddings = np.concatenate([c + rng.normal(0, 1, (per_group, 64)) for c in centres])
+    return embeddings, np.repeat(np.arange(3), per_group)
+
+
+def _separated(coordinates, truth) -> bool:
+    """Every scan's nearest neighbour on the map belongs to its own group."""
+    distances = ((coordinates[:, None] - coordinates[None]) ** 2).sum(-1)
+    np.fill_diagonal(distances, np.inf)
+    return bool((truth[distances.argmin(1)] == truth).all())
+
+
+@pytest.mark.parametrize(("per_group", "method"), [(20, "opentsne"), (4, "sklearn-tsne")])
+def test_groups_stay_apart_and_the_same_seed_gives_the_same_map(per_group, method):
+    embeddings, truth = _groups(per_group)
+    first = fit_map(embeddings, seed=1)
+    assert first.method == method and first.coordinates.shape == (len(embeddings), 2)
+    assert _separated(first.coordinates, truth)
+    np.testing.assert_allclose(fit_map(embeddings, seed=1).coordinates, first.coordinates)
+
+
+def test_new_scans_land_near_their_group_and_old_ones_do_not_move():
+    embeddings, truth = _groups(20)
+    fitted = fit_map(embeddings[:-3], seed=0)
+    before = fitted.coordinates.copy()
+    placed = fitted.transform(embeddings[-3:])  # the last three belong to group 2
+    np.testing.assert_array_equal(fitted.coordinates, before)
+    centres = np.stack([before[truth[:-3] == g].mean(0) for g in range(3)])
+    for point in placed:
+        assert ((centres - point) ** 2).sum(1).argmin() == 2
+
+
+def test_perplexity_scales_with_the_cohort_and_bad_input_is_refused():
+    assert perplexity_for(1000) == 30 and perplexity_for(31) == 10 and perplexity_for(6) == 5
+    with pytest.raises(UserInputError, match="at least two scans"):
+        fit_map(np.zeros((1, 5)))
+    with pytest.raises(UserInputError, match="not finite"):
+        fit_map(np.array([[0.0, np.nan], [1.0, 2.0]]))
