@@ -8,7 +8,6 @@ budget when no checkpoint is given), or a baseline: ``raw``, ``demons``, ``copy`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +16,10 @@ import numpy as np
 from .errors import UserInputError
 from .image import Image
 from .intensity import normalise
-from .propagation import keep_largest_component, propagate
+from .propagation import Cancel, Progress, keep_largest_component, propagate
 from .verification import IntensityVerification
 
 METHODS = ("ours", "raw", "demons", "copy")
-Progress = Callable[[float, str], None]
-Cancel = Callable[[], bool]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ import numpy as np
 from . import mrml
 from .errors import UserInputError
 from .image import Image
-from .one_slice import Cancel, Progress, PropagationOptions, propagate_label
+from .one_slice import PropagationOptions, propagate_label
+from .propagation import Cancel, Progress
 
 
 @dataclass
