@@ -16,7 +16,7 @@ import numpy as np
 from .errors import UserInputError
 from .image import Image
 from .intensity import normalise
-from .propagation import Cancel, Progress, keep_largest_component, propagate
+from .propagation import Cancel, Progress, check_anchors, keep_largest_component, propagate
 from .verification import IntensityVerification
 
 METHODS = ("ours", "raw", "demons", "copy")
@@ -109,6 +109,7 @@ def propagate_label(image: Image, label: Image, options: PropagationOptions | No
     volume = normalise(image.array)
     axis = infer_axis(label.array) if options.axis is None else options.axis
     anchors = anchors_from_label(label.array, axis)
+    check_anchors(volume.shape, anchors, axis)  # before any training: bad input fails at once
     moved = np.moveaxis(volume, axis, 0)
     start = time.perf_counter()
     stepper, record = build_stepper(options.method, moved, options, progress, cancel)
