@@ -407,25 +407,13 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
 def _trainOnFolder(folder, checkpointPath, seconds, progress=None, cancel=None):
     """Worker-thread body of :meth:`OneSliceSegLogic.trainingJob` (files only, no MRML)."""
     from sparselabel.devices import select_device
-    from sparselabel.intensity import normalise
-    from sparselabel.io import discover_images, read_volume
     from sparselabel.propagator_checkpoint import save_checkpoint
-    from sparselabel.propagator_training import train_propagator
+    from sparselabel.propagator_training import load_training_volumes, train_propagator
 
-    volumes, names = [], []
-    for path in discover_images(folder):
-        try:
-            volumes.append(normalise(read_volume(path).array, str(path)))
-            names.append(path.name)
-        except Exception as error:  # an unreadable scan is reported and skipped, never the end of training
-            logging.warning("OneSliceSeg training skips %s: %s", path, error)
-    if not volumes:
-        from sparselabel.errors import UserInputError
-
-        raise UserInputError(f"{folder}: no readable 3D volume to train on")
-    result = train_propagator(volumes, time_budget=seconds, device=select_device("auto"), progress=progress,
-                              cancel=cancel)
-    save_checkpoint(result.network, checkpointPath, {"volumes": names, "steps": result.steps,
+    volumes = load_training_volumes([folder], lambda reason: logging.warning("OneSliceSeg training skips %s", reason))
+    result = train_propagator([v for _, v in volumes], time_budget=seconds, device=select_device("auto"),
+                              progress=progress, cancel=cancel)
+    save_checkpoint(result.network, checkpointPath, {"volumes": [p.name for p, _ in volumes], "steps": result.steps,
                                                      "seconds": round(result.seconds, 1)})
     return checkpointPath
 

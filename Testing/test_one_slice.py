@@ -106,3 +106,19 @@ def test_bad_volumes_and_labels_are_explained(phantom):
         propagate_label(image, label.with_array(np.zeros_like(drawn)), PropagationOptions(method="copy"))
     with pytest.raises(UserInputError, match="method 'magic': unknown"):
         PropagationOptions(method="magic")
+
+
+def test_training_volumes_skip_unreadable_files(phantom, tmp_path):
+    from sparselabel.io import write_image
+    from sparselabel.propagator_training import load_training_volumes
+
+    image, _ = phantom
+    write_image(image, tmp_path / "good.nii.gz")
+    (tmp_path / "broken.nii.gz").write_bytes(b"not a volume")
+    skipped = []
+    volumes = load_training_volumes([tmp_path], skipped.append)
+    assert [p.name for p, _ in volumes] == ["good.nii.gz"]
+    assert volumes[0][1].max() <= 1.0 and len(skipped) == 1 and "broken.nii.gz" in skipped[0]
+    (tmp_path / "good.nii.gz").unlink()
+    with pytest.raises(UserInputError, match="no readable 3D volume"):
+        load_training_volumes([tmp_path])

@@ -258,42 +258,19 @@ def _propagate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _volumes_from(paths: Sequence[str]) -> list[tuple[Path, Image]]:
-    from .io import discover_images, read_volume
-
-    found: list[tuple[Path, Image]] = []
-    for given in map(Path, paths):
-        candidates = discover_images(given) if given.is_dir() and not _is_series(given) else [given]
-        for path in candidates:
-            try:
-                found.append((path, read_volume(path)))
-            except UserInputError as error:
-                print(f"skipped: {error}", file=sys.stderr)
-    if not found:
-        raise UserInputError(f"no readable 3D volume in {', '.join(paths)}")
-    return found
-
-
-def _is_series(folder: Path) -> bool:
-    from .io import dicom_series_ids
-
-    return bool(dicom_series_ids(folder))
-
-
 def _train_propagator(args: argparse.Namespace) -> int:
     from .devices import describe_device, select_device
-    from .intensity import normalise
     from .propagator_checkpoint import save_checkpoint
-    from .propagator_training import TrainingConfig, train_propagator
+    from .propagator_training import TrainingConfig, load_training_volumes, train_propagator
 
     out = Path(args.out)
     _refuse_to_overwrite(out, args.overwrite)
     device = select_device(args.device)
-    volumes = _volumes_from(args.volumes)
+    volumes = load_training_volumes(args.volumes, lambda reason: print(f"skipped: {reason}", file=sys.stderr))
     print(f"training on {len(volumes)} volume(s), {describe_device(device)}")
     config = TrainingConfig(steps=args.steps, seed=args.seed)
-    result = train_propagator([normalise(v.array, str(p)) for p, v in volumes], config,
-                              time_budget=args.budget, device=device, progress=_progress("train"))
+    result = train_propagator([v for _, v in volumes], config, time_budget=args.budget, device=device,
+                              progress=_progress("train"))
     save_checkpoint(result.network, out, {"volumes": [p.name for p, _ in volumes], "steps": result.steps,
                                           "seconds": round(result.seconds, 1), "config": config.to_dict(),
                                           "final_loss": float(np.mean(result.losses[-20:]))})

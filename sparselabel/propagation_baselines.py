@@ -20,7 +20,7 @@ class CopyStepper:
     name = "copy"
 
     def prepare(self, volume: np.ndarray) -> None:
-        pass
+        """Nothing to prepare: the label is copied as it is."""
 
     def step(self, reference: int, target: int, probabilities: np.ndarray) -> np.ndarray:
         return probabilities

@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -119,6 +120,28 @@ def _augment(slices: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     shift = torch.from_numpy(rng.uniform(-0.1, 0.1, count)).float().view(shape)
     noisy = slices.clamp(0, 1) ** gamma * contrast + shift
     return noisy + 0.02 * torch.randn_like(noisy)
+
+
+def load_training_volumes(paths: Sequence[str | Path],
+                          skipped: Callable[[str], None] | None = None) -> list[tuple[Path, np.ndarray]]:
+    """Normalised volumes from files, DICOM series folders, or folders of them; unreadable ones are reported
+    through ``skipped`` and left out, never the end of training. None readable at all is a :class:`UserInputError`.
+    """
+    from .intensity import normalise
+    from .io import dicom_series_ids, discover_images, read_volume
+
+    found = []
+    for given in map(Path, paths):
+        candidates = discover_images(given) if given.is_dir() and not dicom_series_ids(given) else [given]
+        for path in candidates:
+            try:
+                found.append((path, normalise(read_volume(path).array, str(path))))
+            except UserInputError as error:
+                if skipped is not None:
+                    skipped(str(error))
+    if not found:
+        raise UserInputError(f"no readable 3D volume in {', '.join(map(str, paths))}")
+    return found
 
 
 def _loss(reconstruction: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
