@@ -180,6 +180,8 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onSuggestSlice(self) -> None:
         """Move the slice views to the most representative slice of the volume."""
         with slicer.util.tryWithErrorDisplay(_("Failed to suggest a slice."), waitCursor=True):
+            if not self._ensureDependencies():
+                return
             index, ras = self.logic.suggestSlice(self._parameterNode.inputVolume, self._checkpoint())
             layoutManager = slicer.app.layoutManager()
             if layoutManager is not None:  # absent with --no-main-window
