@@ -306,6 +306,30 @@ def _evaluate_propagation(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rank(args: argparse.Namespace) -> int:
+    from .ranking import draw_map, rank_cohort, write_worklist
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserInputError(f"{out}: is a file; expected a folder for ranking.csv and map.png")
+    worklist, state, points, names = rank_cohort(args.cohort, args.budget, args.strategy, args.alpha, args.embedder,
+                                                 args.labels, args.seed, log=lambda line: print(line, file=sys.stderr))
+    csv_path = write_worklist(worklist, out / "ranking.csv")
+    round_number = len(state.rounds)
+    map_path = draw_map(points, names, worklist, out / "map.png",
+                        title=f"Cohort map — round {round_number} ({args.strategy}), {len(names)} scans")
+    picks = [w for w in worklist if w.status == "next"]
+    labelled = sum(w.status == "labelled" for w in worklist)
+    print(f"round {round_number}: {args.strategy}, {len(names)} scans on the map, {labelled} labelled, "
+          f"{len({w.cluster for w in worklist})} clusters")
+    for pick in picks:
+        parts = "" if pick.score is None else (f"  score {pick.score:.3f} (entropy {pick.entropy:.3f}, "
+                                              f"diversity {pick.diversity:.3f})")
+        print(f"{pick.rank:3d}. {pick.scan}  cluster {pick.cluster + 1}{parts}")
+    print(f"wrote {csv_path} and {map_path}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------------- parser
 
 
@@ -337,6 +361,18 @@ def build_parser() -> argparse.ArgumentParser:
     overlay.add_argument("--slices", type=int, default=6, help="number of slices shown (default: %(default)s)")
     overlay.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     overlay.set_defaults(run=_overlay)
+
+    rank = commands.add_parser("rank", help="rank a cohort's scans for labelling (ActiveSeg)")
+    rank.add_argument("cohort", help="folder of scans (NIfTI, NRRD, MHA, PNG/JPEG, DICOM series folders)")
+    rank.add_argument("--labels", help="labels folder with the scans' file names (default: COHORT/labels)")
+    rank.add_argument("--budget", type=int, default=10, help="scans to pick this round (default: %(default)s)")
+    rank.add_argument("--strategy", default="coldstart", help="coldstart (default), al or random")
+    rank.add_argument("--alpha", type=float, default=0.5,
+                      help="weight of entropy against diversity for al (default: %(default)s)")
+    rank.add_argument("--embedder", default="filterbank", help="scan embedder (default: %(default)s)")
+    rank.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    rank.add_argument("--out", default=".", help="folder for ranking.csv and map.png (default: current folder)")
+    rank.set_defaults(run=_rank)
 
     suggest = commands.add_parser("suggest-slice", help="the most representative slice to draw on (prints its number)")
     suggest.add_argument("volume", help="3D image file or DICOM series folder")

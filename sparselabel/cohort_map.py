@@ -53,8 +53,13 @@ class CohortMap:
         return self.coordinates[nearest].mean(1)
 
 
-def fit_map(embeddings: np.ndarray, seed: int = 0, components: int = 50) -> CohortMap:
-    """Fit a 2D map to ``embeddings`` ``[scans, features]``."""
+def fit_map(embeddings: np.ndarray, seed: int = 0, components: int = 50,
+            initial: np.ndarray | None = None) -> CohortMap:
+    """Fit a 2D map to ``embeddings`` ``[scans, features]``.
+
+    ``initial`` (``[scans, 2]``) starts the layout from known positions — last round's map — so that a refit after
+    scans were added keeps the picture the user knows; otherwise the layout starts from PCA.
+    """
     embeddings = np.asarray(embeddings, dtype=np.float64)
     if embeddings.ndim != 2 or len(embeddings) < 2:
         raise UserInputError(f"a cohort map needs at least two scans with embeddings; got {embeddings.shape}")
@@ -76,7 +81,9 @@ def fit_map(embeddings: np.ndarray, seed: int = 0, components: int = 50) -> Coho
         coordinates = TSNE(perplexity=(count - 1) / 3, init="pca", random_state=seed).fit_transform(reduced)
         return CohortMap(coordinates, "sklearn-tsne", mean, basis, reduced)
     from openTSNE import TSNE
+    from openTSNE.initialization import rescale
 
-    embedding = TSNE(perplexity=perplexity_for(count), initialization="pca", random_state=seed, n_jobs=-1,
+    start = "pca" if initial is None else rescale(np.asarray(initial, dtype=np.float64))
+    embedding = TSNE(perplexity=perplexity_for(count), initialization=start, random_state=seed, n_jobs=-1,
                      verbose=False).fit(reduced)
     return CohortMap(np.array(embedding, copy=True), "opentsne", mean, basis, reduced, embedding)

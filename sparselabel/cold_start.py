@@ -124,6 +124,8 @@ def cold_start(points: np.ndarray, budget: int, labelled: Sequence[int] = (), k_
     for share, cluster_members in zip(shares, members, strict=True):
         picks += farthest_point_sampling(points, labelled + picks, cluster_members, share)
     picks += farthest_point_sampling(points, labelled + picks, available, budget - len(picks))
-    full = np.full(len(points), -1, dtype=int)
+    full = np.zeros(len(points), dtype=int)
     full[available] = clusters
+    for index in labelled:  # labelled scans belong to the cluster of their nearest medoid
+        full[index] = clusters[available.index(min(medoids, key=lambda m: ((points[m] - points[index]) ** 2).sum()))]
     return ColdStartResult(picks, full, k, medoids, silhouettes)

@@ -16,7 +16,8 @@ from .image import Image
 from .palette import segment_color
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (no screen needed), imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -32,7 +33,7 @@ def save_figure(figure, path: str | Path, dpi: int = 110) -> Path:
         with atomic_path(path) as temporary:
             figure.savefig(temporary, dpi=dpi, bbox_inches="tight", facecolor=figure.get_facecolor())
     finally:
-        _pyplot().close(figure)
+        pyplot().close(figure)
     return path
 
 
@@ -67,7 +68,7 @@ def overlay_slices(image: Image, label: Image | None, path: str | Path, slices: 
 
     A 2D image gives a single panel. Pixel aspect follows the voxel spacing. Segment colours match Slicer's.
     """
-    plt = _pyplot()
+    plt = pyplot()
     volume = image.array if image.array.ndim == 3 else image.array[None]
     labels = None if label is None else (label.array if label.array.ndim == 3 else label.array[None])
     values = sorted(int(v) for v in np.unique(labels) if v != 0) if labels is not None else []
@@ -96,7 +97,7 @@ def overlay_slices(image: Image, label: Image | None, path: str | Path, slices: 
 def case_grid(cases: Sequence[tuple[str, Image, Image | None]], path: str | Path, columns: int = 8,
               title: str | None = None) -> Path:
     """A grid of 2D cases ``(caption, image, label)``, each with its label laid over."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = max(1, int(np.ceil(len(cases) / columns)))
     figure, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.75 * rows), squeeze=False)
     for axis in axes.ravel():

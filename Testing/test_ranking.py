@@ -1,0 +1,90 @@
+"""An ActiveSeg round from the command line and the logic: worklist, map, state, resume, bad input."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from sparselabel import phantoms
+from sparselabel.cli import main
+from sparselabel.cohort_state import load_state
+from sparselabel.errors import UserInputError
+from sparselabel.io import write_image
+from sparselabel.ranking import rank_cohort
+from sparselabel.segmentation_model import SegmentationConfig
+
+
+@pytest.fixture
+def cohort(tmp_path):
+    paths = phantoms.write_sample_data(tmp_path / "sample", per_group=5)
+    groups = dict(line.split(",") for line in (paths["cohort"] / "groups.csv").read_text().splitlines()[1:])
+    labels = paths["cohort"] / "labels"
+    stash = tmp_path / "all-labels"
+    labels.rename(stash)  # nothing is labelled yet; the test hands labels over as a radiologist would
+    return paths["cohort"], stash, groups
+
+
+def _rows(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_cold_start_round_writes_worklist_map_and_state(cohort, tmp_path, capsys):
+    folder, _, groups = cohort
+    out = tmp_path / "round1"
+    # Budget 6 for 4 groups: silhouette prefers k = 2 here (the noisy low-dose group against the rest), so the
+    # proportional farthest-point step must find the other groups inside the big cluster.
+    assert main(["rank", str(folder), "--budget", "6", "--out", str(out)]) == 0
+    rows = _rows(out / "ranking.csv")
+    picks = [r for r in rows if r["status"] == "next"]
+    assert [r["rank"] for r in picks] == ["1", "2", "3", "4", "5", "6"] and len(rows) == 20
+    assert {groups[r["scan"]] for r in picks} == set(phantoms.CHEST_GROUPS)  # every group is represented
+    assert (out / "map.png").read_bytes().startswith(b"\x89PNG")
+    state = load_state(folder)
+    assert len(state.rounds) == 1 and len(state.coordinates) == 20
+    assert "round 1: coldstart, 20 scans" in capsys.readouterr().out
+
+
+def test_labels_then_active_learning_then_resume(cohort, tmp_path):
+    folder, stash, _ = cohort
+    first, _, _, _ = rank_cohort(folder, 4, log=lambda line: None)
+    (folder / "labels").mkdir()
+    for row in first[:4]:
+        (stash / f"{row.scan}.png").rename(folder / "labels" / f"{row.scan}.png")
+    tiny = SegmentationConfig(size=64, channels=(8, 16, 32), steps=40, batch=4)
+    second, _, points, names = rank_cohort(folder, 3, "al", alpha=0.5, segmentation=tiny, log=lambda line: None)
+    picks = [r for r in second if r.status == "next"]
+    assert len(picks) == 3 and all(0 <= r.entropy <= 1 and 0 <= r.diversity <= 1 for r in picks)
+    assert not {r.scan for r in picks} & {r.scan for r in first[:4]}  # labelled scans are not picked again
+    assert sum(r.status == "labelled" for r in second) == 4
+    # The map stays put between rounds: the second fit started from the first's positions.
+    before = np.array([load_state(folder).coordinates[n] for n in names])
+    np.testing.assert_allclose(before, points)
+    assert len(load_state(folder).rounds) == 2
+
+
+def test_new_and_unreadable_scans_are_reported_not_fatal(cohort, tmp_path):
+    folder, _, _ = cohort
+    rank_cohort(folder, 2, log=lambda line: None)
+    write_image(phantoms.chest_cohort(per_group=1, seed=11)[0].image, folder / "newcomer.png")
+    (folder / "damaged.png").write_bytes(b"\x89PNG\r\n\x1a\n nothing")
+    messages = []
+    _, _, _, names = rank_cohort(folder, 2, log=messages.append)
+    assert "newcomer" in names and "damaged" not in names
+    assert any("added: damaged, newcomer" in m for m in messages)
+    assert any("unreadable, skipped" in m and "damaged.png" in m for m in messages)
+
+
+def test_bad_requests_are_explained(cohort, tmp_path, capsys):
+    folder, _, _ = cohort
+    with pytest.raises(UserInputError, match="budget 25 is larger than the 20 unlabelled scans"):
+        rank_cohort(folder, 25, log=lambda line: None)
+    with pytest.raises(UserInputError, match="active learning needs labelled scans"):
+        rank_cohort(folder, 2, "al", log=lambda line: None)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["rank", str(empty), "--out", str(tmp_path / "x")]) == 2
+    assert "holds no images" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (empty / ".sparselabel").exists()
