@@ -108,6 +108,11 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
     labels = Path(labels) if labels is not None else cohort / "labels"
     discover_images(cohort)  # a missing or empty folder fails here, before anything is written
     state = load_state(cohort) or CohortState()
+    try:
+        (cohort / STATE_FOLDER).mkdir(exist_ok=True)
+    except OSError as error:
+        raise UserInputError(f"{cohort}: cannot keep the project state there ({error.strerror}); ActiveSeg needs a "
+                             "writable cohort folder (copy or link the scans into one)") from None
     changes = refresh_scans(cohort, state)
     for kind in ("added", "removed", "changed"):
         if getattr(changes, kind) and state.rounds:
