@@ -131,7 +131,7 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
                 if alive[1:].any():
                     probabilities = stepper.step(target - direction, target, current)
                     if verification is not None:
-                        probabilities = verification(target - direction, target, current, probabilities)
+                        probabilities = verification(target, probabilities)
                     current, alive = _sharpen(probabilities, alive, anchor_area, stop_fraction)
                 else:
                     current = _one_hot(np.zeros(moved.shape[1:], np.uint8), values)

@@ -35,8 +35,7 @@ class IntensityVerification:
                 median = float(np.median(values))
                 self.bands[index] = (median, 1.4826 * float(np.median(np.abs(values - median))) + 1e-3)
 
-    def __call__(self, reference: int, target: int, reference_label: np.ndarray,
-                 probabilities: np.ndarray) -> np.ndarray:
+    def __call__(self, target: int, probabilities: np.ndarray) -> np.ndarray:
         """Probabilities on ``target`` with the pixels that do not fit their segment moved to background."""
         intensity = self.volume[target]
         result = probabilities.copy()
