@@ -306,6 +306,46 @@ def _evaluate_propagation(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_selection(args: argparse.Namespace) -> int:
+    from .devices import select_device
+    from .segmentation_model import SegmentationConfig
+    from .selection_evaluation import SelectionProtocol, SelectionStudy, load_labelled_images, parse_strategy
+
+    out = Path(args.json) if args.json else None
+    if out is not None:
+        _refuse_to_overwrite(out, args.overwrite)
+    budgets = _integers(args.budgets, "--budgets")
+    structures = _integers(args.structure, "--structure") if args.structure else None
+    strategies = tuple(s for s in args.strategies.split(",") if s)
+    for name in strategies:
+        parse_strategy(name, args.embedder)
+    if args.seeds < 1 or min(budgets) < 2 or args.steps < 1:
+        raise UserInputError("expected --seeds ≥ 1, every budget ≥ 2 and --steps ≥ 1")
+    protocol = SelectionProtocol(tuple(budgets), args.seeds, strategies, args.test, alpha=args.alpha,
+                                 embedder=args.embedder, training=SegmentationConfig(steps=args.steps))
+    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    images, masks, names = load_labelled_images(args.images, args.labels, structures, log)
+    study = SelectionStudy(images, masks, names, protocol, str(select_device(args.device)), log)
+    save = (lambda report: write_text(out, json.dumps(report, indent=1))) if out is not None else None
+    report = study.run(save)
+    print(f"{len(study.test)} test images, {len(study.pool)} in the pool, {args.seeds} seeds")
+    print(f"{'strategy':22} {'budget':>6} {'Dice':>15} {'HD95':>15}")
+    for name, by_budget in report["strategies"].items():
+        for budget, scores in by_budget.items():
+            print(f"{name:22} {budget:>6} {scores['dice']['mean']:7.4f}±{scores['dice']['std']:6.4f} "
+                  f"{scores['hd95']['mean']:7.2f}±{scores['hd95']['std']:6.2f}")
+    if out is not None:
+        print(f"wrote {out}")
+    return 0
+
+
+def _integers(text: str, option: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v]
+    except ValueError:
+        raise UserInputError(f"{option} '{text}': expected whole numbers separated by commas, e.g. 10,20,40") from None
+
+
 def _rank(args: argparse.Namespace) -> int:
     from .ranking import draw_map, rank_cohort, write_worklist
 
@@ -331,6 +371,9 @@ def _rank(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------- parser
+
+
+SELECTION_STRATEGIES = ("random", "kmeans", "coldstart", "al", "entropy", "diversity")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -420,6 +463,22 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
     evaluation.add_argument("--overwrite", action="store_true", help="replace --json if it exists")
     evaluation.set_defaults(run=_evaluate_propagation)
+    selection = kinds.add_parser("selection", help="scan selection strategies: train on the picks, score a test split")
+    selection.add_argument("--images", required=True, help="folder of 2D images")
+    selection.add_argument("--labels", required=True, help="folder of masks with the same file names")
+    selection.add_argument("--structure", help="label value(s) of the structure (default: any non-zero value)")
+    selection.add_argument("--budgets", default="10,20,40", help="default: %(default)s")
+    selection.add_argument("--seeds", type=int, default=5, help="default: %(default)s")
+    selection.add_argument("--strategies", default=",".join(SELECTION_STRATEGIES),
+                           help="some of %(default)s; NAME@EMBEDDER uses another embedder, e.g. coldstart@pixels")
+    selection.add_argument("--test", type=int, default=300, help="size of the fixed test split (default: %(default)s)")
+    selection.add_argument("--alpha", type=float, default=0.5, help="weight of entropy for 'al' (default: %(default)s)")
+    selection.add_argument("--embedder", default="filterbank", help="default: %(default)s")
+    selection.add_argument("--steps", type=int, default=400, help="U-Net training steps (default: %(default)s)")
+    selection.add_argument("--json", help="write the report here (rewritten after every trained model)")
+    selection.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
+    selection.add_argument("--overwrite", action="store_true", help="replace --json if it exists")
+    selection.set_defaults(run=_evaluate_selection)
     return parser
 
 

@@ -54,7 +54,25 @@ class FilterBankEmbedder:
         return np.stack(vectors).astype(np.float32)
 
 
-EMBEDDERS: dict[str, Callable[[], object]] = {"filterbank": FilterBankEmbedder}
+class PixelEmbedder(FilterBankEmbedder):
+    """Baseline: the normalised image shrunk to 32×32, as a unit vector (layout and contrast, no texture)."""
+
+    name = "pixels"
+    size = 32
+
+    def embed(self, images: Sequence[Image]) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        vectors = []
+        for image in images:
+            slices = torch.from_numpy(np.ascontiguousarray(self._slices(image), dtype=np.float32))[:, None]
+            thumbnail = F.interpolate(slices, size=(self.size, self.size), mode="area").mean(0).flatten()
+            vectors.append((thumbnail / (thumbnail.norm() + 1e-8)).numpy())
+        return np.stack(vectors).astype(np.float32)
+
+
+EMBEDDERS: dict[str, Callable[[], object]] = {"filterbank": FilterBankEmbedder, "pixels": PixelEmbedder}
 
 
 def get_embedder(name: str):
