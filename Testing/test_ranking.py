@@ -10,10 +10,10 @@ import pytest
 from sparselabel import phantoms
 from sparselabel.cli import main
 from sparselabel.cohort_state import load_state
-from sparselabel.errors import UserInputError
+from sparselabel.errors import CancelledError, UserInputError
 from sparselabel.io import write_image
 from sparselabel.ranking import rank_cohort
-from sparselabel.segmentation_model import SegmentationConfig
+from sparselabel.segmentation_model import SegmentationConfig, load_segmenter, predict_probabilities
 
 
 @pytest.fixture
@@ -62,7 +62,25 @@ def test_labels_then_active_learning_then_resume(cohort, tmp_path):
     # The map stays put between rounds: the second fit started from the first's positions.
     before = np.array([load_state(folder).coordinates[n] for n in names])
     np.testing.assert_allclose(before, points)
-    assert len(load_state(folder).rounds) == 2
+    state = load_state(folder)
+    assert len(state.rounds) == 2
+    # The model that scored the round is kept and reloads to the same predictions.
+    model = load_segmenter(folder / state.checkpoints[-1])
+    assert model.config == tiny
+    image = phantoms.chest_cohort(per_group=1)[0].image
+    assert predict_probabilities(model, [image])[0].shape == (2, *image.array.shape)
+
+
+def test_cancel_leaves_the_saved_state_as_it_was(cohort):
+    folder, _, _ = cohort
+    rank_cohort(folder, 3, log=lambda line: None)
+    before = (folder / ".sparselabel" / "state.json").read_bytes()
+    write_image(phantoms.chest_cohort(per_group=1, seed=12)[0].image, folder / "later.png")  # must be embedded
+    seen = []
+    with pytest.raises(CancelledError):
+        rank_cohort(folder, 3, log=lambda line: None, progress=lambda f, m: seen.append(m), cancel=lambda: True)
+    assert (folder / ".sparselabel" / "state.json").read_bytes() == before
+    assert "later" not in load_state(folder).scans
 
 
 def test_new_and_unreadable_scans_are_reported_not_fatal(cohort, tmp_path):

@@ -353,7 +353,8 @@ def _rank(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise UserInputError(f"{out}: is a file; expected a folder for ranking.csv and map.png")
     worklist, state, points, names = rank_cohort(args.cohort, args.budget, args.strategy, args.alpha, args.embedder,
-                                                 args.labels, args.seed, log=lambda line: print(line, file=sys.stderr))
+                                                 args.labels, args.seed, log=lambda line: print(line, file=sys.stderr),
+                                                 embedder_path=args.embedder_path, progress=_progress("ranking"))
     csv_path = write_worklist(worklist, out / "ranking.csv")
     round_number = len(state.rounds)
     map_path = draw_map(points, names, worklist, out / "map.png",
@@ -412,7 +413,10 @@ def build_parser() -> argparse.ArgumentParser:
     rank.add_argument("--strategy", default="coldstart", help="coldstart (default), al or random")
     rank.add_argument("--alpha", type=float, default=0.5,
                       help="weight of entropy against diversity for al (default: %(default)s)")
-    rank.add_argument("--embedder", default="filterbank", help="scan embedder (default: %(default)s)")
+    rank.add_argument("--embedder", default="filterbank",
+                      help="filterbank (default, built in), pixels, dinov2 or resnet50 (local model files)")
+    rank.add_argument("--embedder-path", help="model folder (dinov2) or checkpoint file (resnet50); default: "
+                      "$SPARSELABEL_MODELS/<embedder>")
     rank.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     rank.add_argument("--out", default=".", help="folder for ranking.csv and map.png (default: current folder)")
     rank.set_defaults(run=_rank)

@@ -1,15 +1,23 @@
 """Scan embedders behind one registry: a scan in, one vector out, for the cohort map.
 
-``filterbank`` is built in and needs no downloaded weights: the image is resized to 128×128 and described by its
-Gabor energies (4 scales × 8 orientations, the same frozen bank as OneSliceSeg's bottleneck) averaged on a 4×4
-grid, plus its grey-level histogram; each part is scaled to unit norm so that texture, layout and contrast all
-count. 3D scans are described by the mean of the descriptors of the slices through their middle half along the
-acquisition axis (the central anatomy, without the near-empty end slices).
+Every embedder describes 2D slices; a 3D scan is described by the mean of the descriptors of the slices through
+the middle half of its first array axis (the slice axis as read: axial for CT/MR in the usual orientation) — the
+central anatomy, without the near-empty end slices — at most ``max_slices`` of them, evenly spaced.
+
+* ``filterbank`` (built in, no downloaded weights, the default): the image resized to 128×128 and described by its
+  Gabor energies (4 scales × 8 orientations, the same frozen bank as OneSliceSeg's bottleneck) averaged on a 4×4
+  grid, plus its grey-level histogram; each part scaled to unit norm so that texture, layout and contrast all count.
+* ``pixels`` (built in, a baseline): the image shrunk to 32×32, as a unit vector.
+* ``dinov2`` and ``resnet50`` (foundation encoders from a local folder or file, see
+  :mod:`sparselabel.foundation_embedders`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -17,9 +25,43 @@ from .errors import UserInputError
 from .image import Image
 from .intensity import normalise
 
+MODELS_ENVIRONMENT = "SPARSELABEL_MODELS"  # folder holding <embedder name>/ model files when no path is given
 
-class FilterBankEmbedder:
-    name = "filterbank"
+
+class SliceEmbedder:
+    """Base: scans → normalised slices ``[S, 1, H, W]`` in [0, 1] → ``describe`` → one vector per scan."""
+
+    name = ""
+    identity = ""  # names the cache: the same identity means the same vectors
+    max_slices = 16
+
+    def _slices(self, image: Image):
+        import torch
+
+        array = normalise(image.array, "scan")
+        if array.ndim == 2:
+            array = array[None]
+        else:
+            count = len(array)
+            middle = np.arange(count // 4, max(count // 4 + 1, 3 * count // 4))
+            array = array[middle[np.linspace(0, len(middle) - 1, min(len(middle), self.max_slices)).round()
+                                 .astype(int)]]
+        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[:, None]
+
+    def describe(self, slices) -> np.ndarray:
+        """``[S, D]`` descriptors of ``S`` slices."""
+        raise NotImplementedError
+
+    def embed(self, images: Sequence[Image]) -> np.ndarray:
+        """``[len(images), dimension]`` descriptors (float32)."""
+        import torch
+
+        with torch.no_grad():
+            return np.stack([self.describe(self._slices(image)).mean(0) for image in images]).astype(np.float32)
+
+
+class FilterBankEmbedder(SliceEmbedder):
+    name = identity = "filterbank"
     size = 128
 
     def __init__(self, grid: int = 4, bins: int = 16):
@@ -29,54 +71,74 @@ class FilterBankEmbedder:
         self.bins = bins
         self.bank = GaborBank()
 
-    def _slices(self, image: Image) -> np.ndarray:
-        array = normalise(image.array, "scan")
-        if array.ndim == 2:
-            return array[None]
-        count = len(array)
-        return array[count // 4: max(count // 4 + 1, 3 * count // 4)]
-
-    def embed(self, images: Sequence[Image]) -> np.ndarray:
-        """``[len(images), dimension]`` descriptors (float32)."""
+    def describe(self, slices) -> np.ndarray:
         import torch
         import torch.nn.functional as F
 
-        vectors = []
-        with torch.no_grad():
-            for image in images:
-                slices = torch.from_numpy(np.ascontiguousarray(self._slices(image), dtype=np.float32))[:, None]
-                slices = F.interpolate(slices, size=(self.size, self.size), mode="area")
-                energies = torch.log1p(self.bank(slices) * 10)
-                texture = F.adaptive_avg_pool2d(energies, self.grid).flatten(1).mean(0)
-                histogram = torch.histc(slices, bins=self.bins, min=0.0, max=1.0)
-                parts = [texture / (texture.norm() + 1e-8), histogram / (histogram.norm() + 1e-8)]
-                vectors.append(torch.cat(parts).numpy())
-        return np.stack(vectors).astype(np.float32)
+        slices = F.interpolate(slices, size=(self.size, self.size), mode="area")
+        energies = torch.log1p(self.bank(slices) * 10)
+        texture = F.adaptive_avg_pool2d(energies, self.grid).flatten(1)
+        histogram = torch.stack([torch.histc(s, bins=self.bins, min=0.0, max=1.0) for s in slices])
+        return torch.cat([F.normalize(texture, dim=1), F.normalize(histogram, dim=1)], 1).numpy()
 
 
-class PixelEmbedder(FilterBankEmbedder):
+class PixelEmbedder(SliceEmbedder):
     """Baseline: the normalised image shrunk to 32×32, as a unit vector (layout and contrast, no texture)."""
 
-    name = "pixels"
+    name = identity = "pixels"
     size = 32
 
-    def embed(self, images: Sequence[Image]) -> np.ndarray:
-        import torch
+    def describe(self, slices) -> np.ndarray:
         import torch.nn.functional as F
 
-        vectors = []
-        for image in images:
-            slices = torch.from_numpy(np.ascontiguousarray(self._slices(image), dtype=np.float32))[:, None]
-            thumbnail = F.interpolate(slices, size=(self.size, self.size), mode="area").mean(0).flatten()
-            vectors.append((thumbnail / (thumbnail.norm() + 1e-8)).numpy())
-        return np.stack(vectors).astype(np.float32)
+        thumbnails = F.interpolate(slices, size=(self.size, self.size), mode="area").flatten(1)
+        return F.normalize(thumbnails, dim=1).numpy()
 
 
-EMBEDDERS: dict[str, Callable[[], object]] = {"filterbank": FilterBankEmbedder, "pixels": PixelEmbedder}
+def model_identity(name: str, path: Path) -> str:
+    """``name-<digest>`` of a model file or folder (file names, sizes and first megabyte): the embedding cache key."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        digest.update(f"{file.relative_to(path) if path.is_dir() else file.name}:{file.stat().st_size}".encode())
+        with open(file, "rb") as handle:
+            digest.update(handle.read(1 << 20))
+    return f"{name}-{digest.hexdigest()[:10]}"
 
 
-def get_embedder(name: str):
-    """The embedder registered under ``name``."""
+def model_path(name: str, path: str | Path | None) -> Path:
+    """Where the weights of foundation embedder ``name`` are: ``path``, else ``$SPARSELABEL_MODELS/<name>``."""
+    if path is None:
+        root = os.environ.get(MODELS_ENVIRONMENT)
+        if not root:
+            raise UserInputError(f"embedder '{name}' needs its model files: give their path, or put them in "
+                                 f"${MODELS_ENVIRONMENT}/{name}; nothing is downloaded")
+        path = Path(root) / name
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise UserInputError(f"embedder '{name}': {path} does not exist; expected the model's local files")
+    return path
+
+
+def _foundation(kind: str) -> Callable[..., SliceEmbedder]:
+    def build(path: str | Path | None = None, device: str = "auto") -> SliceEmbedder:
+        from . import foundation_embedders
+
+        return getattr(foundation_embedders, kind)(path, device)
+
+    return build
+
+
+EMBEDDERS: dict[str, Callable[..., SliceEmbedder]] = {
+    "filterbank": lambda path=None, device="auto": FilterBankEmbedder(),
+    "pixels": lambda path=None, device="auto": PixelEmbedder(),
+    "dinov2": _foundation("DinoEmbedder"),
+    "resnet50": _foundation("ResNetEmbedder"),
+}
+
+
+def get_embedder(name: str, path: str | Path | None = None, device: str = "auto") -> SliceEmbedder:
+    """The embedder registered under ``name``; foundation encoders load from ``path`` (see :func:`model_path`)."""
     if name not in EMBEDDERS:
         raise UserInputError(f"embedder '{name}': unknown; expected one of {', '.join(EMBEDDERS)}")
-    return EMBEDDERS[name]()
+    return EMBEDDERS[name](path, device)

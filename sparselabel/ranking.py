@@ -21,11 +21,14 @@ import numpy as np
 
 from .atomic import atomic_path, write_text
 from .cohort_state import STATE_FOLDER, CohortState, load_state, refresh_scans, save_state
-from .errors import UserInputError
+from .errors import CancelledError, UserInputError
 from .io import base_name, discover_images, read_image, read_label
 
 STRATEGIES = ("coldstart", "al", "random")
+BATCH = 16  # scans embedded at once
 Log = Callable[[str], None]
+Progress = Callable[[float, str], None]
+Cancel = Callable[[], bool]
 
 
 @dataclass
@@ -39,31 +42,39 @@ class RankedScan:
     score: float | None = None
 
 
-def _embeddings(cohort: Path, state: CohortState, names: list[str], embedder_name: str,
-                log: Log) -> tuple[list[str], np.ndarray]:
-    """Embeddings of ``names`` (cached per content hash); returns the readable names and their vectors."""
+def _embeddings(cohort: Path, state: CohortState, names: list[str], embedder_name: str, embedder_path,
+                log: Log, progress: Progress | None, cancel: Cancel | None) -> tuple[list[str], np.ndarray]:
+    """Embeddings of ``names`` (cached per embedder and content hash); returns the readable names and vectors."""
     from .embedders import get_embedder
 
-    embedder = get_embedder(embedder_name)
-    cache = cohort / STATE_FOLDER / "embeddings" / embedder_name
-    readable, vectors = [], []
+    embedder = get_embedder(embedder_name, embedder_path)
+    cache = cohort / STATE_FOLDER / "embeddings" / embedder.identity
+    vectors: dict[str, np.ndarray] = {}
+    missing = []
     for name in names:
-        record = state.scans[name]
-        cached = cache / f"{record.sha256}.npy"
+        cached = cache / f"{state.scans[name].sha256}.npy"
         if cached.exists():
-            vector = np.load(cached)
+            vectors[name] = np.load(cached)
         else:
+            missing.append(name)
+    for start in range(0, len(missing), BATCH):
+        if cancel is not None and cancel():
+            raise CancelledError("cancelled while embedding the scans; the project state is unchanged")
+        if progress is not None:
+            progress(start / len(missing), f"embedding scans: {start} of {len(missing)}")
+        images, batch = [], []
+        for name in missing[start:start + BATCH]:
             try:
-                image = read_image(cohort / record.path)
+                images.append(read_image(cohort / state.scans[name].path))
+                batch.append(name)
             except UserInputError as error:
                 log(f"unreadable, skipped: {error}")
-                continue
-            vector = embedder.embed([image])[0]
-            with atomic_path(cached) as temporary:
+        for name, vector in zip(batch, embedder.embed(images) if images else [], strict=True):
+            with atomic_path(cache / f"{state.scans[name].sha256}.npy") as temporary:
                 np.save(temporary, vector)
-        readable.append(name)
-        vectors.append(vector)
-    return readable, np.stack(vectors) if vectors else np.zeros((0, 0))
+            vectors[name] = vector
+    readable = [n for n in names if n in vectors]
+    return readable, np.stack([vectors[n] for n in readable]) if readable else np.zeros((0, 0))
 
 
 def _labelled(labels: Path, names: list[str]) -> set[str]:
@@ -74,10 +85,10 @@ def _labelled(labels: Path, names: list[str]) -> set[str]:
 
 
 def _entropies(cohort: Path, state: CohortState, labels: Path, labelled: list[str], candidates: list[str],
-               segmentation, log: Log) -> dict[str, float]:
+               segmentation, log: Log, progress: Progress | None, cancel: Cancel | None) -> dict[str, float]:
     from .acquisition import normalised_entropy
     from .devices import select_device
-    from .segmentation_model import predict_probabilities, train_segmenter
+    from .segmentation_model import predict_probabilities, save_segmenter, train_segmenter
 
     images, masks = [], []
     for name in labelled:
@@ -87,7 +98,11 @@ def _entropies(cohort: Path, state: CohortState, labels: Path, labelled: list[st
         masks.append(read_label(label_file, image).array)
     device = select_device("auto")
     log(f"training the segmentation model on {len(images)} labelled scan(s)")
-    model = train_segmenter(images, masks, segmentation, device=device)
+    model = train_segmenter(images, masks, segmentation, device=device, progress=progress, cancel=cancel)
+    checkpoint = Path(STATE_FOLDER) / "models" / f"round-{len(state.rounds) + 1}.pt"
+    save_segmenter(model, cohort / checkpoint, trained_on=labelled)
+    state.checkpoints.append(checkpoint.as_posix())
+    log(f"segmentation model saved: {cohort / checkpoint}")
     scores = {}
     for name in candidates:
         image = read_image(cohort / state.scans[name].path, dims=(2,))
@@ -97,8 +112,14 @@ def _entropies(cohort: Path, state: CohortState, labels: Path, labelled: list[st
 
 def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", alpha: float = 0.5,
                 embedder: str = "filterbank", labels: str | Path | None = None, seed: int = 0,
-                segmentation=None, log: Log = print) -> tuple[list[RankedScan], CohortState, np.ndarray, list[str]]:
-    """Run one round (see the module docstring); returns the worklist, the state, map coordinates and scan names."""
+                segmentation=None, log: Log = print, embedder_path: str | Path | None = None,
+                progress: Progress | None = None,
+                cancel: Cancel | None = None) -> tuple[list[RankedScan], CohortState, np.ndarray, list[str]]:
+    """Run one round (see the module docstring); returns the worklist, the state, map coordinates and scan names.
+
+    ``progress(fraction, message)`` is told how the work goes; when ``cancel()`` turns true the round stops with
+    :class:`CancelledError` and the saved state is left as it was.
+    """
     from .cohort_map import fit_map
     from .cold_start import cold_start
 
@@ -120,7 +141,8 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
     if state.embedder not in (None, embedder):
         state.coordinates, state.clusters = {}, {}
     state.embedder = embedder
-    names, vectors = _embeddings(cohort, state, sorted(state.scans), embedder, log)
+    names, vectors = _embeddings(cohort, state, sorted(state.scans), embedder, embedder_path, log,
+                                 progress, cancel)
     if len(names) < 2:
         raise UserInputError(f"{cohort}: fewer than two readable scans; a cohort map needs at least two")
     known = [i for i, n in enumerate(names) if n in state.coordinates]
@@ -158,7 +180,8 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
             if not labelled:
                 raise UserInputError("active learning needs labelled scans to train on; run the cold start first "
                                      f"and save labels in {labels}")
-            entropy = _entropies(cohort, state, labels, labelled, [names[i] for i in candidates], segmentation, log)
+            entropy = _entropies(cohort, state, labels, labelled, [names[i] for i in candidates], segmentation, log,
+                                 progress, cancel)
             scores = np.zeros(len(names))
             scores[candidates] = [entropy[names[i]] for i in candidates]
             picks = [(p.index, p.entropy, p.diversity, p.score)

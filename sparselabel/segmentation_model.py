@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -156,3 +157,27 @@ def predict_probabilities(result: SegmenterResult, images: Sequence[Image],
         resized = F.interpolate(logits, size=image.array.shape, mode="bilinear", align_corners=False)
         probabilities.append(torch.softmax(resized, 1)[0].cpu().numpy())
     return probabilities
+
+
+def save_segmenter(result: SegmenterResult, path, trained_on: Sequence[str] = ()) -> Path:
+    """Write the model (weights, configuration, scans it was trained on) atomically."""
+    from .atomic import atomic_path
+
+    payload = {"state_dict": {k: v.cpu() for k, v in result.network.state_dict().items()},
+               "config": result.config.to_dict(), "trained_on": list(trained_on), "steps": result.steps}
+    with atomic_path(path) as temporary:
+        torch.save(payload, temporary)
+    return Path(path)
+
+
+def load_segmenter(path, device: torch.device | str = "cpu") -> SegmenterResult:
+    """A model written by :func:`save_segmenter` (loaded with ``weights_only=True``)."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        config = SegmentationConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                       for k, v in payload["config"].items()})
+        network = build_network(config)
+        network.load_state_dict(payload["state_dict"])
+    except (OSError, RuntimeError, KeyError, TypeError) as error:
+        raise UserInputError(f"{path}: not a SparseLabel segmentation model ({error})") from None
+    return SegmenterResult(network.to(device).eval(), config, int(payload.get("steps", 0)), 0.0)
