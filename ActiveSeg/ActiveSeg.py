@@ -2,12 +2,21 @@
 
 import logging
 import pathlib
+import types
+from typing import Annotated
 
+import qt
 import slicer
 import vtk
+from slicer import (
+    vtkMRMLPlotChartNode,
+    vtkMRMLScalarVolumeNode,
+    vtkMRMLSegmentationNode,
+    vtkMRMLTableNode,
+)
 from slicer.i18n import tr as _
 from slicer.i18n import translate
-from slicer.parameterNodeWrapper import parameterNodeWrapper
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
@@ -15,6 +24,10 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModuleWidget,
 )
 from slicer.util import VTKObservationMixin
+
+EMBEDDERS = ["filterbank", "pixels", "dinov2", "resnet50"]  # see sparselabel.embedders
+FOUNDATION_EMBEDDERS = ("dinov2", "resnet50")
+STRATEGIES = ["coldstart", "al", "random"]
 
 #
 # ActiveSeg
@@ -47,10 +60,19 @@ Medical Image Segmentation" (2026). SparseLabel is released under the Apache 2.0
 
 @parameterNodeWrapper
 class ActiveSegParameterNode:
-    """The cohort folder and where its labels live (default: the cohort's ``labels`` sub-folder)."""
+    """The cohort, how it is ranked, and the nodes of the current round and scan."""
 
     cohortFolder: pathlib.Path
     labelsFolder: pathlib.Path
+    embedder: Annotated[str, Choice(EMBEDDERS)] = "filterbank"
+    embedderPath: pathlib.Path
+    strategy: Annotated[str, Choice(STRATEGIES)] = "coldstart"
+    budget: Annotated[int, WithinRange(1, 10000)] = 10
+    alpha: Annotated[float, WithinRange(0.0, 1.0)] = 0.5
+    worklistTable: vtkMRMLTableNode
+    mapChart: vtkMRMLPlotChartNode
+    currentVolume: vtkMRMLScalarVolumeNode
+    currentSegmentation: vtkMRMLSegmentationNode
 
 
 #
@@ -66,6 +88,10 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self._summarisedFolders = None
+        self._job = None
+        self._jobFinished = None
+        self._pollTimer = None
+        self._plotView = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -76,13 +102,33 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
         self.logic = ActiveSegLogic()
 
+        self.ui.embeddedSegmentEditorWidget.setMRMLSegmentEditorNode(self.logic.segmentEditorNode())
+        self.ui.embeddedSegmentEditorWidget.setSegmentationNodeSelectorVisible(False)
+        self.ui.embeddedSegmentEditorWidget.setSourceVolumeNodeSelectorVisible(False)
+
+        self._pollTimer = qt.QTimer()
+        self._pollTimer.setInterval(100)
+        self._pollTimer.connect("timeout()", self._pollJob)
+
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.ui.setUpComputeButton.connect("clicked(bool)", self.onSetUpCompute)
+        self.ui.computeMapButton.connect("clicked(bool)", self.onComputeMap)
+        self.ui.trainButton.connect("clicked(bool)", self.onTrainAndRerank)
+        self.ui.cancelButton.connect("clicked(bool)", self.onCancel)
+        self.ui.labelNextButton.connect("clicked(bool)", self.onLabelNext)
+        self.ui.saveNextButton.connect("clicked(bool)", self.onSaveAndNext)
 
         self.initializeParameterNode()
+        self._setBusy(False)
 
     def cleanup(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+        if self._pollTimer is not None:
+            self._pollTimer.stop()
+        self.logic.stopWorker()
+        self._connectPlotView(None)
         self.removeObservers()
 
     def enter(self) -> None:
@@ -94,6 +140,8 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.setParameterNode(None)
 
     def onSceneStartClose(self, caller, event) -> None:
+        if self._job is not None:
+            self._job.cancel()
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event) -> None:
@@ -107,19 +155,147 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
             self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateCohortSummary)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateFromParameters)
         self._parameterNode = inputParameterNode
         if self._parameterNode:
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateCohortSummary)
-            self._updateCohortSummary()
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateFromParameters)
+            self._updateFromParameters()
 
-    def _updateCohortSummary(self, caller=None, event=None) -> None:
-        folders = (self._parameterNode.cohortFolder, self._parameterNode.labelsFolder)
-        if folders == self._summarisedFolders:
-            return  # the parameter node changed for another reason: no need to list the folder again
-        self._summarisedFolders = folders
-        self.ui.cohortSummaryLabel.text = self.logic.cohortSummary(*folders)
+    def _updateFromParameters(self, caller=None, event=None) -> None:
+        parameters = self._parameterNode
+        folders = (parameters.cohortFolder, parameters.labelsFolder)
+        if folders != self._summarisedFolders:  # list the folder only when it changed
+            self._summarisedFolders = folders
+            self.ui.cohortSummaryLabel.text = self.logic.cohortSummary(*folders)
+            if self._job is None and parameters.cohortFolder != pathlib.Path():
+                self._showRound(self.logic.restoreRound(parameters))  # reopening a cohort resumes its last round
+        editor = self.ui.embeddedSegmentEditorWidget
+        if editor.segmentationNode() != parameters.currentSegmentation:
+            editor.setSegmentationNode(parameters.currentSegmentation)
+        if editor.sourceVolumeNode() != parameters.currentVolume:
+            editor.setSourceVolumeNode(parameters.currentVolume)
+        if self.ui.worklistTableView.mrmlTableNode() != parameters.worklistTable:
+            self.ui.worklistTableView.setMRMLTableNode(parameters.worklistTable)
+        self.ui.embedderPathLineEdit.enabled = parameters.embedder in FOUNDATION_EMBEDDERS
+        self.ui.alphaSliderWidget.enabled = parameters.strategy == "al"
+        self._setBusy(self._job is not None)
+
+    def _setBusy(self, busy: bool) -> None:
+        parameters = self._parameterNode
+        ready = bool(parameters and parameters.cohortFolder != pathlib.Path())
+        self.ui.computeMapButton.enabled = ready and not busy
+        self.ui.trainButton.enabled = ready and not busy
+        self.ui.labelNextButton.enabled = ready and not busy and bool(parameters.worklistTable)
+        self.ui.saveNextButton.enabled = not busy and bool(parameters and parameters.currentSegmentation)
+        self.ui.cancelButton.enabled = busy
+        self.ui.progressBar.visible = busy
+
+    # ranking
+
+    def onComputeMap(self) -> None:
+        self._startRanking(self._parameterNode.strategy)
+
+    def onTrainAndRerank(self) -> None:
+        self._startRanking("al")
+
+    def _startRanking(self, strategy: str) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to start ranking."), waitCursor=True):
+            if not self._ensureDependencies():
+                return
+            self._startJob(self.logic.rankingJob(self._parameterNode, strategy), self._showRound)
+
+    def _showRound(self, round_) -> None:
+        """Put a round (worklist, map points, names) into table and plot nodes, and the plot into the layout."""
+        if round_ is None:
+            return
+        worklist, points, names = round_
+        chart = self.logic.showRound(self._parameterNode, worklist, points, names)[1]
+        picks = sum(row.status == "next" for row in worklist)
+        self.ui.statusLabel.text = _("{count} scans on the map; {picks} to label next (in order in the worklist). "
+                                     "Click a point on the map to open its scan.").format(count=len(names),
+                                                                                          picks=picks)
+        self._connectPlotView(self.logic.showChartInLayout(chart))
+
+    def _connectPlotView(self, plotView) -> None:
+        if self._plotView is not None:
+            self._plotView.disconnect("dataSelected(vtkStringArray*, vtkCollection*)", self.onDataSelected)
+        self._plotView = plotView
+        if plotView is not None:
+            plotView.connect("dataSelected(vtkStringArray*, vtkCollection*)", self.onDataSelected)
+
+    def onDataSelected(self, seriesIds, selections) -> None:
+        """A click on the map: open the first selected scan."""
+        for index in range(seriesIds.GetNumberOfValues()):
+            rows = selections.GetItemAsObject(index)
+            if rows is not None and rows.GetNumberOfTuples() > 0:
+                series = slicer.mrmlScene.GetNodeByID(seriesIds.GetValue(index))
+                self._openScan(self.logic.scanAt(series, int(rows.GetValue(0))))
+                return
+
+    # labelling
+
+    def onLabelNext(self) -> None:
+        name = self.logic.nextScan(self._parameterNode)
+        if name is None:
+            self.ui.statusLabel.text = _("Every pick of this round is labelled: press Train and re-rank for the next "
+                                         "round.")
+            return
+        self._openScan(name)
+
+    def onSaveAndNext(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to save the label."), waitCursor=True):
+            path = self.logic.saveCurrentLabel(self._parameterNode)
+            self.ui.statusLabel.text = _("Saved {path}").format(path=path)
+            self.ui.cohortSummaryLabel.text = self.logic.cohortSummary(self._parameterNode.cohortFolder,
+                                                                       self._parameterNode.labelsFolder)
+        self.onLabelNext()
+
+    def _openScan(self, name: str) -> None:
+        if self.logic.hasUnsavedEdits(self._parameterNode) and not slicer.util.confirmOkCancelDisplay(
+                _("The label of the open scan has changes that are not saved. Discard them?")):
+            return
+        with slicer.util.tryWithErrorDisplay(_("Failed to open {name}.").format(name=name), waitCursor=True):
+            volume = self.logic.openScan(self._parameterNode, name)
+            slicer.util.setSliceViewerLayers(background=volume, fit=True)
+            self.ui.currentScanLabel.text = _("Labelling {name}").format(name=name)
+
+    # jobs
+
+    def _startJob(self, job, finished) -> None:
+        self._job, self._jobFinished = job, finished
+        self.ui.progressBar.value = 0
+        self._setBusy(True)
+        self._pollTimer.start()
+
+    def _pollJob(self) -> None:
+        """Runs on the GUI thread every 100 ms: show progress; when done, apply the result here (MRML is safe)."""
+        from sparselabel.errors import CancelledError, UserInputError
+
+        job = self._job
+        fraction, message = job.progress
+        self.ui.progressBar.value = int(100 * fraction)
+        self.ui.progressBar.setFormat(f"{message} (%p%)")
+        if not job.done:
+            return
+        self._pollTimer.stop()
+        self._job = None
+        self._setBusy(False)
+        if isinstance(job.error, CancelledError):
+            self.ui.statusLabel.text = _("Cancelled: the cohort's saved state is unchanged.")
+        elif isinstance(job.error, UserInputError):
+            slicer.util.errorDisplay(str(job.error))
+        elif job.error is not None:
+            logging.error("ActiveSeg failed", exc_info=job.error)
+            slicer.util.errorDisplay(_("ActiveSeg failed: {error}").format(error=job.error))
+        else:
+            with slicer.util.tryWithErrorDisplay(_("Failed to show the result."), waitCursor=True):
+                self._jobFinished(job.result)
+
+    def onCancel(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+            self.ui.progressBar.setFormat(_("Cancelling…"))
 
     def onSetUpCompute(self) -> None:
         """Install what is missing (after the user confirms) and show the compute device."""
@@ -145,13 +321,28 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
 
 class ActiveSegLogic(ScriptedLoadableModuleLogic):
-    """MRML nodes and folders in, ``sparselabel`` calls, MRML nodes and files out. Usable without the widget."""
+    """MRML nodes and folders in, ``sparselabel`` calls, MRML nodes and files out. Usable without the widget.
+
+    Ranking (embedding, map, training) runs as a job on one worker thread (``rankingJob``); nodes are created and
+    files written on the calling (GUI) thread.
+    """
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
+        self._runner = None
+        self._openedLabel = None  # the label array as opened, to notice unsaved edits
 
     def getParameterNode(self):
         return ActiveSegParameterNode(super().getParameterNode())
+
+    def segmentEditorNode(self):
+        node = slicer.mrmlScene.GetSingletonNode("SegmentEditor", "vtkMRMLSegmentEditorNode")
+        if node is None:
+            node = slicer.mrmlScene.CreateNodeByClass("vtkMRMLSegmentEditorNode")
+            node.UnRegister(None)
+            node.SetSingletonTag("SegmentEditor")
+            node = slicer.mrmlScene.AddNode(node)
+        return node
 
     def statusText(self, includeDevice: bool) -> str:
         from sparselabel.dependencies import status_text
@@ -190,6 +381,162 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
         count = sum(base_name(p) in labelled for p in scans)
         return _("{scans} scans, {labelled} labelled (labels in {folder})").format(
             scans=len(scans), labelled=count, folder=labels)
+
+    # ranking
+
+    def _worker(self):
+        from sparselabel.background import BackgroundRunner
+
+        if self._runner is None:
+            self._runner = BackgroundRunner("ActiveSegWorker")
+        return self._runner
+
+    def stopWorker(self) -> None:
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
+
+    def rank(self, parameters, strategy: str, progress=None, cancel=None):
+        """One ranking round (files only, no MRML; safe on the worker thread): ``(worklist, points, names)``."""
+        from sparselabel.ranking import rank_cohort
+
+        embedderPath = parameters.embedderPath if parameters.embedderPath != pathlib.Path() else None
+        worklist, _state, points, names = rank_cohort(
+            parameters.cohortFolder, parameters.budget, strategy, parameters.alpha, parameters.embedder,
+            self.labelsFolderFor(parameters.cohortFolder, parameters.labelsFolder),
+            log=lambda line: logging.info("ActiveSeg: %s", line), embedder_path=embedderPath,
+            progress=progress, cancel=cancel)
+        return worklist, points, names
+
+    def rankingJob(self, parameters, strategy: str):
+        """Start :meth:`rank` on the worker thread (the settings are read now, on the calling thread)."""
+        settings = types.SimpleNamespace(**{name: getattr(parameters, name) for name in (
+            "cohortFolder", "labelsFolder", "embedder", "embedderPath", "budget", "alpha")})
+        return self._worker().submit(self.rank, settings, strategy)
+
+    def restoreRound(self, parameters):
+        """The cohort's last saved round, or None (a new cohort, or a folder that is not one)."""
+        from sparselabel.errors import UserInputError
+        from sparselabel.ranking import saved_round
+
+        try:
+            return saved_round(parameters.cohortFolder,
+                               self.labelsFolderFor(parameters.cohortFolder, parameters.labelsFolder))
+        except UserInputError as error:
+            logging.warning("ActiveSeg: %s", error)
+            return None
+
+    def showRound(self, parameters, worklist, points, names):
+        """Replace the round's table and chart nodes with new ones for this round; returns ``(table, chart)``."""
+        from sparselabel.worklist_nodes import worklist_nodes
+
+        self._removeRoundNodes(parameters)
+        table, chart = worklist_nodes(slicer.mrmlScene, worklist, points, names)
+        parameters.worklistTable, parameters.mapChart = table, chart
+        return table, chart
+
+    @staticmethod
+    def _removeRoundNodes(parameters) -> None:
+        chart = parameters.mapChart
+        if chart is not None:
+            for index in reversed(range(chart.GetNumberOfPlotSeriesNodes())):
+                series = chart.GetNthPlotSeriesNode(index)
+                slicer.mrmlScene.RemoveNode(series.GetTableNode())
+                slicer.mrmlScene.RemoveNode(series)
+            slicer.mrmlScene.RemoveNode(chart)
+        if parameters.worklistTable is not None:
+            slicer.mrmlScene.RemoveNode(parameters.worklistTable)
+
+    @staticmethod
+    def showChartInLayout(chart):
+        """Show the map beside the slice views; returns the plot view (None without a main window)."""
+        layoutManager = slicer.app.layoutManager()
+        if layoutManager is None:  # --no-main-window
+            return None
+        layoutManager.setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutConventionalPlotView)
+        slicer.modules.plots.logic().ShowChartInLayout(chart)
+        return layoutManager.plotWidget(0).plotView()
+
+    @staticmethod
+    def scanAt(seriesNode, row: int) -> str:
+        from sparselabel.scan_labelling import scan_at
+
+        return scan_at(seriesNode, row)
+
+    # labelling
+
+    def nextScan(self, parameters):
+        """The first pick of the round whose label is not saved yet (None when all are)."""
+        from sparselabel import mrml
+
+        labels = self.labelsFolderFor(parameters.cohortFolder, parameters.labelsFolder)
+        for row in mrml.rows_from_table_node(parameters.worklistTable):
+            if row["status"] == "next" and not self._labelFile(parameters, row["scan"], labels).exists():
+                return row["scan"]
+        return None
+
+    def _scanPath(self, parameters, name: str) -> pathlib.Path:
+        from sparselabel.cohort_state import load_state
+        from sparselabel.errors import UserInputError
+
+        state = load_state(parameters.cohortFolder)
+        if state is None or name not in state.scans:
+            raise UserInputError(f"scan '{name}' is not part of the cohort in {parameters.cohortFolder}; "
+                                 "compute the map again")
+        return parameters.cohortFolder / state.scans[name].path
+
+    def _labelFile(self, parameters, name: str, labels: pathlib.Path) -> pathlib.Path:
+        from sparselabel.scan_labelling import label_path_for
+
+        return label_path_for(self._scanPath(parameters, name), labels)
+
+    def openScan(self, parameters, name: str):
+        """Load scan ``name`` and its label (if any) for editing, replacing the previous scan's nodes."""
+        from sparselabel.scan_labelling import open_scan
+
+        scan = self._scanPath(parameters, name)
+        volume, segmentation = open_scan(slicer.mrmlScene, scan,
+                                         self.labelsFolderFor(parameters.cohortFolder, parameters.labelsFolder))
+        for node in (parameters.currentSegmentation, parameters.currentVolume):
+            if node is not None:
+                slicer.mrmlScene.RemoveNode(node)
+        parameters.currentVolume, parameters.currentSegmentation = volume, segmentation
+        self._openedLabel = self._labelArray(parameters)
+        return volume
+
+    @staticmethod
+    def _labelArray(parameters):
+        from sparselabel import mrml
+
+        return mrml.segmentation_to_label_image(parameters.currentSegmentation, parameters.currentVolume).array
+
+    def hasUnsavedEdits(self, parameters) -> bool:
+        if parameters.currentSegmentation is None or self._openedLabel is None:
+            return False
+        current = self._labelArray(parameters)
+        return current.shape != self._openedLabel.shape or bool((current != self._openedLabel).any())
+
+    def saveCurrentLabel(self, parameters) -> pathlib.Path:
+        """Write the open scan's label file (atomically, with the scan's geometry) and mark it labelled."""
+        from sparselabel import mrml
+        from sparselabel.errors import UserInputError
+        from sparselabel.scan_labelling import save_label
+
+        volume, segmentation = parameters.currentVolume, parameters.currentSegmentation
+        if volume is None or segmentation is None:
+            raise UserInputError("no scan is open: press Label next or click a scan on the map")
+        name = volume.GetName()
+        path = save_label(segmentation, volume, self._scanPath(parameters, name),
+                          self.labelsFolderFor(parameters.cohortFolder, parameters.labelsFolder))
+        self._openedLabel = self._labelArray(parameters)
+        table = parameters.worklistTable
+        if table is not None:
+            rows = mrml.rows_from_table_node(table)
+            for row in rows:
+                if row["scan"] == name:
+                    row["status"] = "labelled"
+            mrml.update_table_node(table, rows)
+        return path
 
 
 #

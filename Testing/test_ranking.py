@@ -12,7 +12,7 @@ from sparselabel.cli import main
 from sparselabel.cohort_state import load_state
 from sparselabel.errors import CancelledError, UserInputError
 from sparselabel.io import write_image
-from sparselabel.ranking import rank_cohort
+from sparselabel.ranking import rank_cohort, saved_round
 from sparselabel.segmentation_model import SegmentationConfig, load_segmenter, predict_probabilities
 
 
@@ -106,3 +106,15 @@ def test_bad_requests_are_explained(cohort, tmp_path, capsys):
     assert main(["rank", str(empty), "--out", str(tmp_path / "x")]) == 2
     assert "holds no images" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (empty / ".sparselabel").exists()
+
+
+def test_reopening_shows_the_saved_round_with_new_labels(cohort):
+    folder, stash, _ = cohort
+    first, _, points, names = rank_cohort(folder, 3, log=lambda line: None)
+    (folder / "labels").mkdir()
+    (stash / f"{first[0].scan}.png").rename(folder / "labels" / f"{first[0].scan}.png")
+    worklist, saved_points, saved_names = saved_round(folder)
+    assert saved_names == names and np.allclose(saved_points, points)
+    status = {w.scan: w.status for w in worklist}
+    assert status[first[0].scan] == "labelled" and status[first[1].scan] == "next"
+    assert [w.scan for w in worklist[:3]] == [w.scan for w in first[:3]]

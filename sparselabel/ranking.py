@@ -240,3 +240,26 @@ def draw_map(points: np.ndarray, names: list[str], worklist: list[RankedScan], p
     axis.legend(fontsize=7, loc="best", frameon=False)
     axis.set_title(title, fontsize=10)
     return save_figure(figure, path)
+
+
+def saved_round(cohort: str | Path, labels: str | Path | None = None) -> tuple[list[RankedScan], np.ndarray,
+                                                                              list[str]] | None:
+    """The last round kept in the cohort's state — worklist, map coordinates, scan names — or None if none yet.
+
+    Reopening a cohort shows it without recomputing anything; scans labelled since are marked labelled.
+    """
+    cohort = Path(cohort)
+    state = load_state(cohort)
+    if state is None or not state.rounds or not state.coordinates:
+        return None
+    labels = Path(labels) if labels is not None else cohort / "labels"
+    names = sorted(state.coordinates)
+    points = np.array([state.coordinates[n] for n in names], dtype=float)
+    labelled = _labelled(labels, names)
+    picks = [p for p in state.rounds[-1]["picks"] if p["scan"] in state.coordinates]
+    worklist = [RankedScan(p["scan"], "labelled" if p["scan"] in labelled else "next", p["rank"],
+                           state.clusters.get(p["scan"]), p["entropy"], p["diversity"], p["score"]) for p in picks]
+    picked = {p["scan"] for p in picks}
+    worklist += [RankedScan(n, "labelled" if n in labelled else "unlabelled", cluster=state.clusters.get(n))
+                 for n in names if n not in picked]
+    return worklist, points, names
