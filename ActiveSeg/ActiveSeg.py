@@ -215,7 +215,17 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.statusLabel.text = _("{count} scans on the map; {picks} to label next (in order in the worklist). "
                                      "Click a point on the map to open its scan.").format(count=len(names),
                                                                                           picks=picks)
-        self._connectPlotView(self.logic.showChartInLayout(chart))
+        self._connectPlotView(self._showChartInLayout(chart))
+
+    @staticmethod
+    def _showChartInLayout(chart):
+        """Show the map beside the slice views; returns the plot view (None without a main window)."""
+        layoutManager = slicer.app.layoutManager()
+        if layoutManager is None:  # --no-main-window
+            return None
+        layoutManager.setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutConventionalPlotView)
+        slicer.modules.plots.logic().ShowChartInLayout(chart)
+        return layoutManager.plotWidget(0).plotView()
 
     def _connectPlotView(self, plotView) -> None:
         if self._plotView is not None:
@@ -446,16 +456,6 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
             slicer.mrmlScene.RemoveNode(chart)
         if parameters.worklistTable is not None:
             slicer.mrmlScene.RemoveNode(parameters.worklistTable)
-
-    @staticmethod
-    def showChartInLayout(chart):
-        """Show the map beside the slice views; returns the plot view (None without a main window)."""
-        layoutManager = slicer.app.layoutManager()
-        if layoutManager is None:  # --no-main-window
-            return None
-        layoutManager.setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutConventionalPlotView)
-        slicer.modules.plots.logic().ShowChartInLayout(chart)
-        return layoutManager.plotWidget(0).plotView()
 
     @staticmethod
     def scanAt(seriesNode, row: int) -> str:
