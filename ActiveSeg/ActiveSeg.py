@@ -551,6 +551,8 @@ class ActiveSegTest(ScriptedLoadableModuleTest):
     def runTest(self):
         self.setUp()
         self.test_CohortSummaryOnPhantomCohort()
+        self.setUp()
+        self.test_RankLabelAndResumeOnPhantomCohort()
 
     def test_CohortSummaryOnPhantomCohort(self):
         """The built-in phantom cohort is found, with its labels, through the module's logic."""
@@ -569,4 +571,41 @@ class ActiveSegTest(ScriptedLoadableModuleTest):
         parameterNode = logic.getParameterNode()
         parameterNode.cohortFolder = cohort
         self.assertEqual(logic.getParameterNode().cohortFolder, cohort)
+        self.delayDisplay("Test passed")
+
+    def test_RankLabelAndResumeOnPhantomCohort(self):
+        """A cold-start round, one scan labelled through the Segment Editor's nodes, and the round resumed."""
+        from sparselabel import mrml, phantoms
+        from sparselabel.io import read_image, read_label
+
+        folder = pathlib.Path(slicer.util.tempDirectory("ActiveSegFlow"))
+        phantoms.write_sample_data(folder, per_group=4)
+        cohort, truth = folder / "cohort", folder / "truth"
+        (cohort / "labels").rename(truth)  # nothing labelled yet
+        logic = ActiveSegLogic()
+        parameters = logic.getParameterNode()
+        parameters.cohortFolder, parameters.budget, parameters.strategy = cohort, 6, "coldstart"
+
+        self.delayDisplay("Computing the map and the cold-start picks")
+        worklist, points, names = logic.rank(parameters, "coldstart")
+        table, chart = logic.showRound(parameters, worklist, points, names)
+        self.assertEqual(sum(row["status"] == "next" for row in mrml.rows_from_table_node(table)), 6)
+        self.assertGreaterEqual(chart.GetNumberOfPlotSeriesNodes(), 2)
+
+        self.delayDisplay("Labelling the first pick")
+        name = logic.nextScan(parameters)
+        volume = logic.openScan(parameters, name)
+        scan = read_image(cohort / f"{name}.png")
+        reference = read_label(truth / f"{name}.png", scan).array
+        segmentation = parameters.currentSegmentation
+        mrml.write_segment(segmentation, mrml.segment_ids(segmentation)[0], reference[None] > 0, volume)
+        self.assertTrue(logic.hasUnsavedEdits(parameters))
+        saved = logic.saveCurrentLabel(parameters)
+        self.assertFalse(logic.hasUnsavedEdits(parameters))
+        self.assertTrue(((read_label(saved, scan).array > 0) == (reference > 0)).all())
+        self.assertNotEqual(logic.nextScan(parameters), name)
+
+        self.delayDisplay("Reopening the cohort resumes the round")
+        resumed, _points, _names = logic.restoreRound(parameters)
+        self.assertEqual({row.scan: row.status for row in resumed}[name], "labelled")
         self.delayDisplay("Test passed")

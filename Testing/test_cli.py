@@ -42,12 +42,14 @@ def test_demo_writes_sample_data_and_pictures(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "liver (1)" in result.stdout and "4 groups" in result.stdout
     assert "OneSliceSeg: Dice liver" in result.stdout
-    for picture in ("phantom_volume.png", "phantom_cohort.png", "onesliceseg_result.png"):
+    for picture in ("phantom_volume.png", "phantom_cohort.png", "activeseg_map.png", "onesliceseg_result.png"):
         data = (out / picture).read_bytes()
         assert data.startswith(PNG_SIGNATURE) and len(data) > 20_000
     report = json.loads((out / "demo_report.json").read_text())
     assert report["cohort"]["scans"] == 40 and report["volume"]["size_ijk"] == [128, 128, 40]
     assert set(report["onesliceseg"]["dice"]) == {"liver", "spleen"}
+    # Six cold-start picks reach every one of the four groups, and nothing was written into the sample labels.
+    assert len(report["activeseg"]["picks"]) == 6 and min(report["activeseg"]["picks_per_group"].values()) >= 1
     # A second run replaces its own output.
     assert run("demo", "--out", str(out), "--adaptation-seconds", "5").returncode == 0
 

@@ -21,7 +21,8 @@ from conftest import REPOSITORY
 
 MODULES = ("ActiveSeg", "OneSliceSeg")
 # What a Slicer module file may import at file scope (the Index's review asks exactly this).
-FILE_SCOPE_IMPORTS = {"logging", "os", "pathlib", "typing", "types", "enum", "dataclasses", "slicer", "vtk", "qt", "ctk"}
+FILE_SCOPE_IMPORTS = {"logging", "os", "pathlib", "typing", "types", "enum", "dataclasses",
+                      "slicer", "vtk", "qt", "ctk"}
 
 
 @pytest.fixture(scope="module")

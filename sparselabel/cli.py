@@ -136,6 +136,24 @@ def _demo_onesliceseg(volume: Image, label: Image, out: Path, adaptation_seconds
             "adaptation_seconds": record["adaptation_seconds"], "picture": str(picture)}
 
 
+def _demo_activeseg(cohort: Path, groups: dict[str, str], out: Path, budget: int = 6) -> dict:
+    """ActiveSeg on the sample cohort: map, cold-start picks and which groups they cover."""
+    from .ranking import draw_map, rank_cohort, write_worklist
+
+    worklist, _, points, names = rank_cohort(cohort, budget, "coldstart", labels=out / "activeseg_labels",
+                                             log=lambda line: None)
+    picks = [w for w in worklist if w.status == "next"]
+    per_group = {g: sum(groups[w.scan] == g for w in picks) for g in dict.fromkeys(groups.values())}
+    print(f"ActiveSeg: {len(names)} scans mapped into {len({w.cluster for w in worklist})} clusters; cold-start "
+          f"picks per group: " + ", ".join(f"{g} {n}" for g, n in per_group.items()))
+    write_worklist(worklist, out / "activeseg_ranking.csv")
+    picture = draw_map(points, names, worklist, out / "activeseg_map.png",
+                       title=f"ActiveSeg: sample cohort map, {budget} cold-start picks")
+    print(f"picture: {picture}")
+    return {"picks": [w.scan for w in picks], "picks_per_group": per_group, "picture": str(picture),
+            "worklist": str(out / "activeseg_ranking.csv")}
+
+
 def _demo(args: argparse.Namespace) -> int:
     from . import figures, phantoms
     from .io import discover_images, read_image, read_label, read_volume
@@ -171,6 +189,7 @@ def _demo(args: argparse.Namespace) -> int:
                                        title="Sample chest cohort (first 16 scans) with lung labels")
     print(f"picture: {cohort_picture}")
 
+    activeseg = _demo_activeseg(paths["cohort"], groups, out)
     onesliceseg = _demo_onesliceseg(volume, label, out, args.adaptation_seconds)
 
     report = {
@@ -179,8 +198,9 @@ def _demo(args: argparse.Namespace) -> int:
         "volume": {"file": str(paths["volume"]), "size_ijk": list(reversed(volume.shape)),
                    "spacing_mm": list(volume.spacing)},
         "cohort": {"folder": str(paths["cohort"]), "scans": len(scans), "groups": counts},
+        "activeseg": activeseg,
         "onesliceseg": onesliceseg,
-        "pictures": [str(volume_picture), str(cohort_picture), onesliceseg["picture"]],
+        "pictures": [str(volume_picture), str(cohort_picture), activeseg["picture"], onesliceseg["picture"]],
         "seconds": round(time.perf_counter() - start, 2),
     }
     write_text(out / "demo_report.json", json.dumps(report, indent=2))

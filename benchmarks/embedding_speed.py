@@ -1,0 +1,65 @@
+"""Embedding throughput (images/s) per embedder, on the chest X-rays of ../shared/data or the phantom cohort.
+
+Foundation encoders are timed with full-size, randomly initialised networks (DINOv2-small and ResNet-50 shapes)
+saved to a temporary folder and loaded through the same code as real weights: speed does not depend on the values.
+
+    python benchmarks/embedding_speed.py [--images DIR] [--count 256] [--device cpu|cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from sparselabel import phantoms
+from sparselabel.embedders import get_embedder
+from sparselabel.io import discover_images, read_image
+
+
+def _foundation_models(folder: Path) -> dict[str, Path]:
+    from monai.networks.nets import ResNet
+    from transformers import Dinov2Config, Dinov2Model
+
+    Dinov2Model(Dinov2Config(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536,
+                             image_size=224, patch_size=14)).save_pretrained(folder / "dinov2")
+    resnet = ResNet("bottleneck", [3, 4, 6, 3], [64, 128, 256, 512], spatial_dims=2, n_input_channels=3,
+                    conv1_t_stride=2, feed_forward=False, bias_downsample=False)
+    torch.save(resnet.state_dict(), folder / "resnet50.pt")
+    return {"dinov2": folder / "dinov2", "resnet50": folder / "resnet50.pt"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", default=str(Path(__file__).parents[1] / "../shared/data/cxr_lung_dev/images"))
+    parser.add_argument("--count", type=int, default=256)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    folder = Path(args.images)
+    if folder.is_dir():
+        images = [read_image(p, dims=(2,)) for p in discover_images(folder)[: args.count]]
+        source = f"{len(images)} images from {folder.resolve()}"
+    else:
+        images = [c.image for c in phantoms.chest_cohort(per_group=args.count // 4)]
+        source = f"{len(images)} phantom chest images"
+    print(f"{source}, {images[0].shape[0]}×{images[0].shape[1]}; device {args.device}; "
+          f"{torch.get_num_threads()} CPU threads")
+    with tempfile.TemporaryDirectory() as temporary:
+        paths = {"filterbank": None, "pixels": None, **_foundation_models(Path(temporary))}
+        baseline = None
+        for name, path in paths.items():
+            embedder = get_embedder(name, path, device=args.device)
+            embedder.embed(images[:4])  # warm-up
+            start = time.perf_counter()
+            for i in range(0, len(images), 16):
+                embedder.embed(images[i:i + 16])
+            rate = len(images) / (time.perf_counter() - start)
+            baseline = baseline or rate
+            print(f"{name:10} {rate:8.1f} images/s  ({rate / baseline:5.2f}× filterbank)")
+
+
+if __name__ == "__main__":
+    main()
