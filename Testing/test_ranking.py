@@ -118,3 +118,19 @@ def test_reopening_shows_the_saved_round_with_new_labels(cohort):
     status = {w.scan: w.status for w in worklist}
     assert status[first[0].scan] == "labelled" and status[first[1].scan] == "next"
     assert [w.scan for w in worklist[:3]] == [w.scan for w in first[:3]]
+
+
+def test_active_learning_on_volumes_works_slice_by_slice(tmp_path):
+    cohort, labels = tmp_path / "volumes", tmp_path / "volumes" / "labels"
+    labels.mkdir(parents=True)
+    for index in range(6):
+        image, label = phantoms.abdomen_volume(seed=index, shape=(6, 32, 32))
+        write_image(image, cohort / f"case{index}.nii.gz")
+        if index < 2:
+            write_image(label, labels / f"case{index}.nii.gz")
+    tiny = SegmentationConfig(size=32, channels=(8, 16), steps=5, batch=4)
+    worklist, state, _, _ = rank_cohort(cohort, 2, "al", segmentation=tiny, log=lambda line: None)
+    picks = [w for w in worklist if w.status == "next"]
+    assert len(picks) == 2 and all(0 <= w.entropy <= 1 for w in picks)
+    assert {w.scan for w in worklist if w.status == "labelled"} == {"case0", "case1"}
+    assert load_segmenter(cohort / state.checkpoints[-1]).steps == 5

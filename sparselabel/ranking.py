@@ -86,27 +86,31 @@ def _labelled(labels: Path, names: list[str]) -> set[str]:
 
 def _entropies(cohort: Path, state: CohortState, labels: Path, labelled: list[str], candidates: list[str],
                segmentation, log: Log, progress: Progress | None, cancel: Cancel | None) -> dict[str, float]:
-    from .acquisition import normalised_entropy
+    """Train the segmentation model on the labelled scans (volumes slice by slice); each candidate's entropy."""
     from .devices import select_device
-    from .segmentation_model import predict_probabilities, save_segmenter, train_segmenter
+    from .segmentation_model import as_slices, save_segmenter, scan_entropy, train_segmenter
 
     images, masks = [], []
     for name in labelled:
-        image = read_image(cohort / state.scans[name].path, dims=(2,))
+        image = read_image(cohort / state.scans[name].path)
         label_file = next(p for p in labels.iterdir() if base_name(p) == name)
-        images.append(image)
-        masks.append(read_label(label_file, image).array)
+        slices, label_slices = as_slices(image, read_label(label_file, image).array)
+        images += slices
+        masks += label_slices
     device = select_device("auto")
-    log(f"training the segmentation model on {len(images)} labelled scan(s)")
+    log(f"training the segmentation model on {len(labelled)} labelled scan(s) ({len(images)} images)")
     model = train_segmenter(images, masks, segmentation, device=device, progress=progress, cancel=cancel)
     checkpoint = Path(STATE_FOLDER) / "models" / f"round-{len(state.rounds) + 1}.pt"
     save_segmenter(model, cohort / checkpoint, trained_on=labelled)
     state.checkpoints.append(checkpoint.as_posix())
     log(f"segmentation model saved: {cohort / checkpoint}")
     scores = {}
-    for name in candidates:
-        image = read_image(cohort / state.scans[name].path, dims=(2,))
-        scores[name] = normalised_entropy(predict_probabilities(model, [image], device)[0])
+    for index, name in enumerate(candidates):
+        if cancel is not None and cancel():
+            raise CancelledError("cancelled while scoring the scans; the project state is unchanged")
+        if progress is not None:
+            progress(index / len(candidates), f"scoring scans: {index} of {len(candidates)}")
+        scores[name] = scan_entropy(model, read_image(cohort / state.scans[name].path), device)
     return scores
 
 

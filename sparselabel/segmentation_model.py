@@ -1,6 +1,7 @@
 """The segmentation model ActiveSeg trains on the labelled scans: a MONAI 2D U-Net with Dice + cross-entropy.
 
-Images are normalised (robust window) and resized to ``size``×``size`` by area averaging; labels are binary
+Volumes are handled slice by slice (:func:`as_slices`): the model is 2D whatever the cohort. Images are normalised
+(robust window) and resized to ``size``×``size`` by area averaging; labels are binary
 (structure vs background). Training uses random affine augmentation (rotation, scale, shift — image and label
 together) and gamma/contrast changes, Adam, and keeps the weights that scored best on the validation images when
 some are given. Prediction returns per-pixel class probabilities at each image's own size — what the acquisition's
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import CancelledError, UserInputError
-from .image import Image
+from .image import Geometry, Image
 from .intensity import normalise
 
 
@@ -157,6 +158,26 @@ def predict_probabilities(result: SegmenterResult, images: Sequence[Image],
         resized = F.interpolate(logits, size=image.array.shape, mode="bilinear", align_corners=False)
         probabilities.append(torch.softmax(resized, 1)[0].cpu().numpy())
     return probabilities
+
+
+def as_slices(image: Image, label: np.ndarray | None = None) -> tuple[list[Image], list[np.ndarray]]:
+    """A scan as 2D images for the 2D model: a 2D image as it is, a volume as its slices along the first axis.
+
+    Returns the slice images and, when ``label`` is given, the matching label slices.
+    """
+    if image.geometry.dim == 2:
+        return [image], ([] if label is None else [np.asarray(label)])
+    geometry = Geometry.identity(2, tuple(image.geometry.array_spacing[1:][::-1]))
+    slices = [Image(np.ascontiguousarray(plane), geometry) for plane in image.array]
+    return slices, ([] if label is None else [np.asarray(plane) for plane in label])
+
+
+def scan_entropy(result: SegmenterResult, image: Image, device: torch.device | str = "cpu") -> float:
+    """Normalised predictive entropy of a whole scan (a volume: the mean over its slices, i.e. over its voxels)."""
+    from .acquisition import normalised_entropy
+
+    slices, _ = as_slices(image)
+    return float(np.mean([normalised_entropy(p) for p in predict_probabilities(result, slices, device)]))
 
 
 def save_segmenter(result: SegmenterResult, path, trained_on: Sequence[str] = ()) -> Path:
