@@ -5,7 +5,6 @@ import pathlib
 import types
 from typing import Annotated
 
-import qt
 import slicer
 import vtk
 from slicer import (
@@ -88,9 +87,7 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self._summarisedFolders = None
-        self._job = None
-        self._jobFinished = None
-        self._pollTimer = None
+        self._jobs = None
         self._plotView = None
 
     def setup(self) -> None:
@@ -106,9 +103,10 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.embeddedSegmentEditorWidget.setSegmentationNodeSelectorVisible(False)
         self.ui.embeddedSegmentEditorWidget.setSourceVolumeNodeSelectorVisible(False)
 
-        self._pollTimer = qt.QTimer()
-        self._pollTimer.setInterval(100)
-        self._pollTimer.connect("timeout()", self._pollJob)
+        from sparselabel.panel_jobs import JobPanel
+
+        self._jobs = JobPanel(self.ui.progressBar, self.ui.statusLabel, self._setBusy, "ActiveSeg",
+                              _("Cancelled: the cohort's saved state is unchanged."))
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
@@ -123,10 +121,8 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._setBusy(False)
 
     def cleanup(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
-        if self._pollTimer is not None:
-            self._pollTimer.stop()
+        if self._jobs is not None:
+            self._jobs.stop()
         self.logic.stopWorker()
         self._connectPlotView(None)
         self.removeObservers()
@@ -140,8 +136,8 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.setParameterNode(None)
 
     def onSceneStartClose(self, caller, event) -> None:
-        if self._job is not None:
-            self._job.cancel()
+        if self._jobs is not None:
+            self._jobs.cancel()
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event) -> None:
@@ -168,7 +164,7 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if folders != self._summarisedFolders:  # list the folder only when it changed
             self._summarisedFolders = folders
             self.ui.cohortSummaryLabel.text = self.logic.cohortSummary(*folders)
-            if self._job is None and parameters.cohortFolder != pathlib.Path():
+            if not self._jobs.busy and parameters.cohortFolder != pathlib.Path():
                 self._showRound(self.logic.restoreRound(parameters))  # reopening a cohort resumes its last round
         editor = self.ui.embeddedSegmentEditorWidget
         if editor.segmentationNode() != parameters.currentSegmentation:
@@ -179,7 +175,7 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.ui.worklistTableView.setMRMLTableNode(parameters.worklistTable)
         self.ui.embedderPathLineEdit.enabled = parameters.embedder in FOUNDATION_EMBEDDERS
         self.ui.alphaSliderWidget.enabled = parameters.strategy == "al"
-        self._setBusy(self._job is not None)
+        self._setBusy(self._jobs is not None and self._jobs.busy)
 
     def _setBusy(self, busy: bool) -> None:
         parameters = self._parameterNode
@@ -203,7 +199,7 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         with slicer.util.tryWithErrorDisplay(_("Failed to start ranking."), waitCursor=True):
             if not self._ensureDependencies():
                 return
-            self._startJob(self.logic.rankingJob(self._parameterNode, strategy), self._showRound)
+            self._jobs.start(self.logic.rankingJob(self._parameterNode, strategy), self._showRound)
 
     def _showRound(self, round_) -> None:
         """Put a round (worklist, map points, names) into table and plot nodes, and the plot into the layout."""
@@ -272,57 +268,19 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     # jobs
 
-    def _startJob(self, job, finished) -> None:
-        self._job, self._jobFinished = job, finished
-        self.ui.progressBar.value = 0
-        self._setBusy(True)
-        self._pollTimer.start()
-
-    def _pollJob(self) -> None:
-        """Runs on the GUI thread every 100 ms: show progress; when done, apply the result here (MRML is safe)."""
-        from sparselabel.errors import CancelledError, UserInputError
-
-        job = self._job
-        fraction, message = job.progress
-        self.ui.progressBar.value = int(100 * fraction)
-        self.ui.progressBar.setFormat(f"{message} (%p%)")
-        if not job.done:
-            return
-        self._pollTimer.stop()
-        self._job = None
-        self._setBusy(False)
-        if isinstance(job.error, CancelledError):
-            self.ui.statusLabel.text = _("Cancelled: the cohort's saved state is unchanged.")
-        elif isinstance(job.error, UserInputError):
-            slicer.util.errorDisplay(str(job.error))
-        elif job.error is not None:
-            logging.error("ActiveSeg failed", exc_info=job.error)
-            slicer.util.errorDisplay(_("ActiveSeg failed: {error}").format(error=job.error))
-        else:
-            with slicer.util.tryWithErrorDisplay(_("Failed to show the result."), waitCursor=True):
-                self._jobFinished(job.result)
-
     def onCancel(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
-            self.ui.progressBar.setFormat(_("Cancelling…"))
+        self._jobs.cancel()
 
     def onSetUpCompute(self) -> None:
         """Install what is missing (after the user confirms) and show the compute device."""
-        with slicer.util.tryWithErrorDisplay(_("Failed to set up the compute environment."), waitCursor=True):
-            if self._ensureDependencies():
-                self.ui.statusLabel.text = self.logic.statusText(includeDevice=True)
+        from sparselabel.panel_jobs import set_up_compute
+
+        set_up_compute(self.logic, self.ui.statusLabel)
 
     def _ensureDependencies(self) -> bool:
-        """Install what is missing after the user confirms; False (and a note in the status) if they decline."""
-        from sparselabel.errors import CancelledError
+        from sparselabel.panel_jobs import dependencies_ready
 
-        try:
-            self.logic.ensureDependencies()
-        except CancelledError as error:
-            self.ui.statusLabel.text = str(error)
-            return False
-        return True
+        return dependencies_ready(self.logic, self.ui.statusLabel)
 
 
 #
@@ -339,20 +297,18 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
-        self._runner = None
+        from sparselabel.background import BackgroundRunner
+
+        self._runner = BackgroundRunner("ActiveSegWorker")
         self._openedLabel = None  # the label array as opened, to notice unsaved edits
 
     def getParameterNode(self):
         return ActiveSegParameterNode(super().getParameterNode())
 
     def segmentEditorNode(self):
-        node = slicer.mrmlScene.GetSingletonNode("SegmentEditor", "vtkMRMLSegmentEditorNode")
-        if node is None:
-            node = slicer.mrmlScene.CreateNodeByClass("vtkMRMLSegmentEditorNode")
-            node.UnRegister(None)
-            node.SetSingletonTag("SegmentEditor")
-            node = slicer.mrmlScene.AddNode(node)
-        return node
+        from sparselabel.mrml import segment_editor_node
+
+        return segment_editor_node(slicer.mrmlScene)
 
     def statusText(self, includeDevice: bool) -> str:
         from sparselabel.dependencies import status_text
@@ -394,17 +350,8 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
 
     # ranking
 
-    def _worker(self):
-        from sparselabel.background import BackgroundRunner
-
-        if self._runner is None:
-            self._runner = BackgroundRunner("ActiveSegWorker")
-        return self._runner
-
     def stopWorker(self) -> None:
-        if self._runner is not None:
-            self._runner.stop()
-            self._runner = None
+        self._runner.stop()
 
     def rank(self, parameters, strategy: str, progress=None, cancel=None):
         """One ranking round (files only, no MRML; safe on the worker thread): ``(worklist, points, names)``."""
@@ -422,7 +369,7 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
         """Start :meth:`rank` on the worker thread (the settings are read now, on the calling thread)."""
         settings = types.SimpleNamespace(**{name: getattr(parameters, name) for name in (
             "cohortFolder", "labelsFolder", "embedder", "embedderPath", "budget", "alpha")})
-        return self._worker().submit(self.rank, settings, strategy)
+        return self._runner.submit(self.rank, settings, strategy)
 
     def restoreRound(self, parameters):
         """The cohort's last saved round, or None (a new cohort, or a folder that is not one)."""

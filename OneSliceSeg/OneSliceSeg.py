@@ -75,9 +75,7 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
-        self._job = None
-        self._jobFinished = None
-        self._pollTimer = None
+        self._jobs = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -93,9 +91,10 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.embeddedSegmentEditorWidget.setSegmentationNodeSelectorVisible(False)
         self.ui.embeddedSegmentEditorWidget.setSourceVolumeNodeSelectorVisible(False)
 
-        self._pollTimer = qt.QTimer()
-        self._pollTimer.setInterval(100)
-        self._pollTimer.connect("timeout()", self._pollJob)
+        from sparselabel.panel_jobs import JobPanel
+
+        self._jobs = JobPanel(self.ui.progressBar, self.ui.statusLabel, self._setBusy, "OneSliceSeg",
+                              _("Cancelled: the segmentation is unchanged."))
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
@@ -110,10 +109,8 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
-        if self._pollTimer is not None:
-            self._pollTimer.stop()
+        if self._jobs is not None:
+            self._jobs.stop()
         self.logic.stopWorker()
         self.removeObservers()
 
@@ -126,8 +123,8 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.setParameterNode(None)
 
     def onSceneStartClose(self, caller, event) -> None:
-        if self._job is not None:
-            self._job.cancel()
+        if self._jobs is not None:
+            self._jobs.cancel()
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event) -> None:
@@ -162,7 +159,7 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             editor.setSourceVolumeNode(volume)
         self.ui.checkpointPathLineEdit.enabled = self._parameterNode.modelSource == CHECKPOINT
         self.ui.adaptationSecondsSliderWidget.enabled = self._parameterNode.modelSource == ADAPT
-        self._setBusy(self._job is not None)
+        self._setBusy(self._jobs is not None and self._jobs.busy)
 
     def _setBusy(self, busy: bool) -> None:
         ready = bool(self._parameterNode and self._parameterNode.inputVolume)
@@ -211,7 +208,7 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 self.logic.writePropagatedSegments(segmentation, volume, painted, labelImage)
                 self.ui.statusLabel.text = self.logic.describeRun(record)
 
-            self._startJob(self.logic.propagationJob(painted, options), finished)
+            self._jobs.start(self.logic.propagationJob(painted, options), finished)
 
     def onTrain(self) -> None:
         folder = self._parameterNode.trainingFolder
@@ -231,59 +228,21 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 self._parameterNode.modelSource = CHECKPOINT
                 self.ui.statusLabel.text = _("Trained network saved to {path}; it is now selected.").format(path=path)
 
-            self._startJob(self.logic.trainingJob(folder, pathlib.Path(target)), finished)
-
-    def _startJob(self, job, finished) -> None:
-        self._job, self._jobFinished = job, finished
-        self.ui.progressBar.value = 0
-        self._setBusy(True)
-        self._pollTimer.start()
-
-    def _pollJob(self) -> None:
-        """Runs on the GUI thread every 100 ms: show progress; when done, apply the result here (MRML is safe)."""
-        from sparselabel.errors import CancelledError, UserInputError
-
-        job = self._job
-        fraction, message = job.progress
-        self.ui.progressBar.value = int(100 * fraction)
-        self.ui.progressBar.setFormat(f"{message} (%p%)")
-        if not job.done:
-            return
-        self._pollTimer.stop()
-        self._job = None
-        self._setBusy(False)
-        if isinstance(job.error, CancelledError):
-            self.ui.statusLabel.text = _("Cancelled: the segmentation is unchanged.")
-        elif isinstance(job.error, UserInputError):
-            slicer.util.errorDisplay(str(job.error))
-        elif job.error is not None:
-            logging.error("OneSliceSeg failed", exc_info=job.error)
-            slicer.util.errorDisplay(_("OneSliceSeg failed: {error}").format(error=job.error))
-        else:
-            with slicer.util.tryWithErrorDisplay(_("Failed to write the result."), waitCursor=True):
-                self._jobFinished(job.result)
+            self._jobs.start(self.logic.trainingJob(folder, pathlib.Path(target)), finished)
 
     def onCancel(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
-            self.ui.progressBar.setFormat(_("Cancelling…"))
+        self._jobs.cancel()
 
     def onSetUpCompute(self) -> None:
         """Install what is missing (after the user confirms) and show the compute device."""
-        with slicer.util.tryWithErrorDisplay(_("Failed to set up the compute environment."), waitCursor=True):
-            if self._ensureDependencies():
-                self.ui.statusLabel.text = self.logic.statusText(includeDevice=True)
+        from sparselabel.panel_jobs import set_up_compute
+
+        set_up_compute(self.logic, self.ui.statusLabel)
 
     def _ensureDependencies(self) -> bool:
-        """Install what is missing after the user confirms; False (and a note in the status) if they decline."""
-        from sparselabel.errors import CancelledError
+        from sparselabel.panel_jobs import dependencies_ready
 
-        try:
-            self.logic.ensureDependencies()
-        except CancelledError as error:
-            self.ui.statusLabel.text = str(error)
-            return False
-        return True
+        return dependencies_ready(self.logic, self.ui.statusLabel)
 
 
 #
@@ -300,19 +259,17 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
-        self._runner = None
+        from sparselabel.background import BackgroundRunner
+
+        self._runner = BackgroundRunner("OneSliceSegWorker")
 
     def getParameterNode(self):
         return OneSliceSegParameterNode(super().getParameterNode())
 
     def segmentEditorNode(self):
-        node = slicer.mrmlScene.GetSingletonNode("SegmentEditor", "vtkMRMLSegmentEditorNode")
-        if node is None:
-            node = slicer.mrmlScene.CreateNodeByClass("vtkMRMLSegmentEditorNode")
-            node.UnRegister(None)
-            node.SetSingletonTag("SegmentEditor")
-            node = slicer.mrmlScene.AddNode(node)
-        return node
+        from sparselabel.mrml import segment_editor_node
+
+        return segment_editor_node(slicer.mrmlScene)
 
     def statusText(self, includeDevice: bool) -> str:
         from sparselabel.dependencies import status_text
@@ -374,27 +331,18 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
         self.writePropagatedSegments(segmentationNode, volumeNode, painted, labelImage)
         return record
 
-    def _worker(self):
-        from sparselabel.background import BackgroundRunner
-
-        if self._runner is None:
-            self._runner = BackgroundRunner("OneSliceSegWorker")
-        return self._runner
-
     def stopWorker(self) -> None:
-        if self._runner is not None:
-            self._runner.stop()
-            self._runner = None
+        self._runner.stop()
 
     def propagationJob(self, painted, options):
         """Start the propagation computation on the worker thread; the job's result is ``(labelImage, record)``."""
         from sparselabel.segment_propagation import propagate_segments
 
-        return self._worker().submit(propagate_segments, painted, options)
+        return self._runner.submit(propagate_segments, painted, options)
 
     def trainingJob(self, folder, checkpointPath, seconds=600.0):
         """Train on the volumes of ``folder`` on the worker thread; the job's result is the checkpoint path."""
-        return self._worker().submit(_trainOnFolder, pathlib.Path(folder), pathlib.Path(checkpointPath), seconds)
+        return self._runner.submit(_trainOnFolder, pathlib.Path(folder), pathlib.Path(checkpointPath), seconds)
 
     @staticmethod
     def describeRun(record: dict) -> str:

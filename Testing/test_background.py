@@ -70,3 +70,14 @@ def test_a_job_cancelled_while_waiting_never_starts(runner):
     blocker.set()
     assert waiting.wait(10)
     assert isinstance(waiting.error, CancelledError) and not started
+
+
+def test_no_thread_until_work_and_a_stopped_runner_starts_again():
+    worker = BackgroundRunner("LazyWorker")
+    assert worker.thread is None  # opening a module panel starts no thread
+    first = worker.submit(counting, 2)
+    assert first.wait(5) and first.result == "LazyWorker"
+    worker.stop()
+    second = worker.submit(counting, 2)  # e.g. the module was closed and opened again
+    assert second.wait(5) and second.error is None
+    worker.stop()

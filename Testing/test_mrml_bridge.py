@@ -241,3 +241,9 @@ def test_scatter_chart_has_one_series_per_group(mrml_scene):
     rows = mrml.rows_from_table_node(first.GetTableNode())
     assert [r["scan"] for r in rows] == ["a", "b"]
     assert first.GetColor() != chart.GetNthPlotSeriesNode(1).GetColor()
+
+
+def test_embedded_editors_share_the_segment_editor_node(mrml_scene):
+    first = mrml.segment_editor_node(mrml_scene)
+    assert mrml.segment_editor_node(mrml_scene) is first
+    assert mrml_scene.GetNumberOfNodesByClass("vtkMRMLSegmentEditorNode") == 1

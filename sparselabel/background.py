@@ -55,24 +55,31 @@ class Job:
 
 
 class BackgroundRunner:
-    """Runs jobs one after another on a single persistent daemon thread."""
+    """Runs jobs one after another on a single persistent daemon thread, started by the first job."""
 
     def __init__(self, name: str = "SparseLabelWorker"):
+        self.name = name
         self._jobs: queue.Queue[Job | None] = queue.Queue()
-        self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
-        self.thread.start()
+        self.thread: threading.Thread | None = None
 
     def submit(self, function: Callable[..., Any], *args) -> Job:
+        if self.thread is None or not self.thread.is_alive():
+            self._jobs = queue.Queue()
+            self.thread = threading.Thread(target=self._loop, args=(self._jobs,), name=self.name, daemon=True)
+            self.thread.start()
         job = Job(function, args)
         self._jobs.put(job)
         return job
 
     def stop(self) -> None:
-        """Let the thread end after the current job (used when the module is closed)."""
-        self._jobs.put(None)
+        """Let the thread end after the current job (used when the module is closed); a later job starts a new one."""
+        if self.thread is not None:
+            self._jobs.put(None)
+            self.thread = None
 
-    def _loop(self) -> None:
-        while (job := self._jobs.get()) is not None:
+    @staticmethod
+    def _loop(jobs: queue.Queue) -> None:
+        while (job := jobs.get()) is not None:
             if job.cancelled:
                 from .errors import CancelledError
 

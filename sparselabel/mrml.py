@@ -121,6 +121,20 @@ def new_segmentation_node(scene, reference_volume, name: str):
     return node
 
 
+def segment_editor_node(scene):
+    """The scene's Segment Editor parameter node (the Segment Editor module's own), created if absent.
+
+    Editors embedded in a module panel share it, so tools and settings carry over between panels.
+    """
+    node = scene.GetSingletonNode("SegmentEditor", "vtkMRMLSegmentEditorNode")
+    if node is None:
+        node = scene.CreateNodeByClass("vtkMRMLSegmentEditorNode")
+        node.UnRegister(None)
+        node.SetSingletonTag("SegmentEditor")
+        node = scene.AddNode(node)
+    return node
+
+
 def add_segment(segmentation_node, name: str, color: Sequence[float] | None = None) -> str:
     """Add an empty segment called ``name`` (coloured from the shared palette unless given) and return its ID."""
     segmentation = segmentation_node.GetSegmentation()
