@@ -2,6 +2,9 @@
 
 Foundation encoders are timed with full-size, randomly initialised networks (DINOv2-small and ResNet-50 shapes)
 saved to a temporary folder and loaded through the same code as real weights: speed does not depend on the values.
+For the built-in embedders, when the images folder has a ``manifest.csv`` with a ``cls`` column beside it, the
+script also reports how often an image's 5 nearest neighbours (embedding space) share its class — a check that the
+map groups like with like (selection never uses the class).
 
     python benchmarks/embedding_speed.py [--images DIR] [--count 256] [--device cpu|cuda]
 """
@@ -58,7 +61,31 @@ def main() -> None:
                 embedder.embed(images[i:i + 16])
             rate = len(images) / (time.perf_counter() - start)
             baseline = baseline or rate
-            print(f"{name:10} {rate:8.1f} images/s  ({rate / baseline:5.2f}× filterbank)")
+            agreement = _class_agreement(embedder, folder) if name in ("filterbank", "pixels") else None
+            extra = "" if agreement is None else f"; 5-NN class agreement {agreement:.3f} (all images)"
+            print(f"{name:10} {rate:8.1f} images/s  ({rate / baseline:5.2f}× filterbank){extra}")
+
+
+def _class_agreement(embedder, folder: Path) -> float | None:
+    import csv
+
+    import numpy as np
+
+    manifest = folder.parent / "manifest.csv"
+    if not manifest.is_file():
+        return None
+    with open(manifest) as handle:
+        classes = {row["file"]: row["cls"] for row in csv.DictReader(handle) if "cls" in row}
+    paths = [p for p in discover_images(folder) if p.name in classes]
+    if len(paths) < 10:
+        return None
+    vectors = np.concatenate([embedder.embed([read_image(p, dims=(2,)) for p in paths[i:i + 64]])
+                              for i in range(0, len(paths), 64)])
+    labels = np.array([classes[p.name] for p in paths])
+    distances = ((vectors[:, None] - vectors[None]) ** 2).sum(-1)
+    np.fill_diagonal(distances, np.inf)
+    neighbours = np.argsort(distances, axis=1)[:, :5]
+    return float((labels[neighbours] == labels[:, None]).mean())
 
 
 if __name__ == "__main__":
