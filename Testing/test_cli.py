@@ -44,7 +44,7 @@ def test_demo_writes_sample_data_and_pictures(tmp_path):
     assert "OneSliceSeg: Dice liver" in result.stdout
     for picture in ("phantom_volume.png", "phantom_cohort.png", "activeseg_map.png", "onesliceseg_result.png"):
         data = (out / picture).read_bytes()
-        assert data.startswith(PNG_SIGNATURE) and len(data) > 20_000
+        assert data.startswith(PNG_SIGNATURE) and len(data) > 10_000  # a real picture, not an empty canvas
     report = json.loads((out / "demo_report.json").read_text())
     assert report["cohort"]["scans"] == 40 and report["volume"]["size_ijk"] == [128, 128, 40]
     assert set(report["onesliceseg"]["dice"]) == {"liver", "spleen"}
