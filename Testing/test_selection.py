@@ -74,3 +74,16 @@ def test_alpha_one_takes_the_most_uncertain_and_alpha_zero_the_farthest():
     assert batch == [3, 4]
     with pytest.raises(UserInputError, match="alpha"):
         select(points, entropies, candidates, [0], 1, alpha=1.5)
+
+
+def test_typical_cold_start_keeps_the_groups_and_leaves_the_outliers(groups):
+    points, truth = groups
+    # One stray scan at the edge of each group: still its group's, far from its typical members.
+    outliers = np.array([[-4.5, -4.5], [24.5, -4.5], [-4.5, 24.5], [24.5, 24.5]])
+    everything = np.concatenate([points, outliers])
+    plain = cold_start(everything, budget=12, seed=0)
+    typical = cold_start(everything, budget=12, seed=0, typical=0.5)
+    first_outlier = len(points)
+    assert any(i >= first_outlier for i in plain.picks)  # farthest-point sampling reaches for the edges
+    assert not any(i >= first_outlier for i in typical.picks)
+    assert set(truth[typical.picks]) == {0, 1, 2, 3} and len(set(typical.picks)) == 12

@@ -10,6 +10,10 @@ On the cohort map (2D t-SNE coordinates):
 4. inside each cluster, farthest-point sampling from the points already chosen fills its share; anything left
    over is filled by farthest-point sampling over the whole cohort.
 
+With ``typical`` below 1, farthest-point sampling only draws from the most typical share of each cluster (the
+points with the densest neighbourhoods on the map, as TypiClust argues for small budgets): the spread of the picks
+is kept, the outliers at the map's edges are left out. ``typical=1`` is the paper's method.
+
 Deterministic for a given seed. Scans already labelled are never picked again and count as already chosen when
 distances are measured.
 """
@@ -106,8 +110,20 @@ def farthest_point_sampling(points: np.ndarray, chosen: Sequence[int], candidate
     return picked
 
 
+def typical_members(points: np.ndarray, members: np.ndarray, fraction: float, neighbours: int = 10) -> np.ndarray:
+    """The ``fraction`` of ``members`` with the smallest mean distance to their nearest fellow members."""
+    if fraction >= 1 or len(members) <= 2:
+        return members
+    block = points[members]
+    distances = np.sqrt(((block[:, None] - block[None]) ** 2).sum(-1))
+    count = min(neighbours, len(members) - 1)
+    spread = np.sort(distances, axis=1)[:, 1:count + 1].mean(1)
+    keep = max(1, int(np.ceil(fraction * len(members))))
+    return members[np.sort(np.argsort(spread, kind="stable")[:keep])]
+
+
 def cold_start(points: np.ndarray, budget: int, labelled: Sequence[int] = (), k_max: int = 50,
-               seed: int = 0) -> ColdStartResult:
+               seed: int = 0, typical: float = 1.0) -> ColdStartResult:
     """Pick ``budget`` scans (indices into ``points``) to label first. See the module docstring."""
     points = np.asarray(points, dtype=float)
     labelled = sorted(set(int(i) for i in labelled))
@@ -122,7 +138,9 @@ def cold_start(points: np.ndarray, budget: int, labelled: Sequence[int] = (), k_
     picks = list(medoids)
     shares = largest_remainder(budget - k, [len(m) for m in members], [len(m) - 1 for m in members])
     for share, cluster_members in zip(shares, members, strict=True):
-        picks += farthest_point_sampling(points, labelled + picks, cluster_members, share)
+        pool = typical_members(points, cluster_members, typical)
+        found = farthest_point_sampling(points, labelled + picks, pool, share)
+        picks += found + farthest_point_sampling(points, labelled + picks + found, cluster_members, share - len(found))
     picks += farthest_point_sampling(points, labelled + picks, available, budget - len(picks))
     full = np.zeros(len(points), dtype=int)
     full[available] = clusters
