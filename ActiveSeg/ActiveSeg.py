@@ -250,12 +250,14 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._openScan(name)
 
     def onSaveAndNext(self) -> None:
+        saved = None
         with slicer.util.tryWithErrorDisplay(_("Failed to save the label."), waitCursor=True):
-            path = self.logic.saveCurrentLabel(self._parameterNode)
-            self.ui.statusLabel.text = _("Saved {path}").format(path=path)
+            saved = self.logic.saveCurrentLabel(self._parameterNode)
+            self.ui.statusLabel.text = _("Saved {path}").format(path=saved)
             self.ui.cohortSummaryLabel.text = self.logic.cohortSummary(self._parameterNode.cohortFolder,
                                                                        self._parameterNode.labelsFolder)
-        self.onLabelNext()
+        if saved is not None:  # a failed save keeps the scan open with its edits
+            self.onLabelNext()
 
     def _openScan(self, name: str) -> None:
         if self.logic.hasUnsavedEdits(self._parameterNode) and not slicer.util.confirmOkCancelDisplay(
