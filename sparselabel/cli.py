@@ -494,8 +494,8 @@ def build_parser() -> argparse.ArgumentParser:
     selection.add_argument("--budgets", default="10,20,40", help="default: %(default)s")
     selection.add_argument("--seeds", type=int, default=5, help="default: %(default)s")
     selection.add_argument("--strategies", default=",".join(SELECTION_STRATEGIES),
-                           help="default: %(default)s; also coldstart-typical; NAME@EMBEDDER uses another embedder, "
-                                "e.g. coldstart@pixels")
+                           help="default: %(default)s; also coldstart-typical, mapkmeans; NAME@EMBEDDER uses "
+                                "another embedder, e.g. coldstart@pixels")
     selection.add_argument("--test", type=int, default=300, help="size of the fixed test split (default: %(default)s)")
     selection.add_argument("--alpha", type=float, default=0.5, help="weight of entropy for 'al' (default: %(default)s)")
     selection.add_argument("--embedder", default="filterbank", help="default: %(default)s")

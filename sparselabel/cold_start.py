@@ -37,9 +37,9 @@ class ColdStartResult:
     silhouettes: dict[int, float] = field(default_factory=dict)  # k → mean silhouette
 
 
-def cluster_map(points: np.ndarray, k_max: int, seed: int = 0,
-                silhouette_sample: int = 1500) -> tuple[int, np.ndarray, dict[int, float]]:
-    """k-means with k chosen by silhouette among 2…k_max; returns (k, labels, silhouette per k)."""
+def cluster_map(points: np.ndarray, k_max: int, seed: int = 0, silhouette_sample: int = 1500,
+                k_min: int = 2) -> tuple[int, np.ndarray, dict[int, float]]:
+    """k-means with k chosen by silhouette among k_min…k_max; returns (k, labels, silhouette per k)."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
@@ -48,7 +48,7 @@ def cluster_map(points: np.ndarray, k_max: int, seed: int = 0,
     if k_max < 2:
         return 1, np.zeros(count, dtype=int), {}
     best, scores = None, {}
-    for k in range(2, k_max + 1):
+    for k in range(min(max(2, k_min), k_max), k_max + 1):
         labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(points)
         if len(np.unique(labels)) < 2:
             continue
@@ -123,7 +123,7 @@ def typical_members(points: np.ndarray, members: np.ndarray, fraction: float, ne
 
 
 def cold_start(points: np.ndarray, budget: int, labelled: Sequence[int] = (), k_max: int = 50,
-               seed: int = 0, typical: float = 1.0) -> ColdStartResult:
+               seed: int = 0, typical: float = 1.0, k_min: int = 2) -> ColdStartResult:
     """Pick ``budget`` scans (indices into ``points``) to label first. See the module docstring."""
     points = np.asarray(points, dtype=float)
     labelled = sorted(set(int(i) for i in labelled))
@@ -132,7 +132,7 @@ def cold_start(points: np.ndarray, budget: int, labelled: Sequence[int] = (), k_
         raise UserInputError(f"budget must be at least 1, got {budget}")
     if budget > len(available):
         raise UserInputError(f"budget {budget} is larger than the {len(available)} unlabelled scans")
-    k, clusters, silhouettes = cluster_map(points[available], min(budget, k_max), seed)
+    k, clusters, silhouettes = cluster_map(points[available], min(budget, k_max), seed, k_min=k_min)
     members = [np.asarray(available)[clusters == c] for c in range(k)]
     medoids = [medoid(points, m) for m in members]
     picks = list(medoids)

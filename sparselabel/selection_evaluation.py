@@ -9,6 +9,7 @@ test images). Strategies (an ``@embedder`` suffix, e.g. ``coldstart@pixels``, us
 * ``kmeans`` — naive k-means on the raw embeddings with k = budget, the image nearest each centroid;
 * ``coldstart`` — ours: t-SNE map, silhouette k-means, medoids + proportional farthest-point sampling;
 * ``coldstart-typical`` — the same, farthest-point sampling only among the most typical half of each cluster;
+* ``mapkmeans`` — k-means on the map with k = budget (no silhouette), each cluster's medoid;
 * ``al`` / ``entropy`` / ``diversity`` — active learning from the cold start: half the budget is the cold-start
   round, a U-Net trained on it scores the pool, and the other half is picked greedily by α·H + (1 − α)·D
   (α = ``alpha``, 1 and 0 respectively). The three share the cold-start round and its model.
@@ -32,7 +33,7 @@ from .io import base_name, pair_images_with_labels, read_image, read_label
 from .metrics import dice, hd95, mean_std
 from .segmentation_model import SegmentationConfig, predict_probabilities, train_segmenter
 
-STRATEGIES = ("random", "kmeans", "coldstart", "coldstart-typical", "al", "entropy", "diversity")
+STRATEGIES = ("random", "kmeans", "coldstart", "coldstart-typical", "mapkmeans", "al", "entropy", "diversity")
 ACTIVE = {"al": None, "entropy": 1.0, "diversity": 0.0}  # α per active strategy (None: the chosen alpha)
 Log = Callable[[str], None]
 
@@ -150,6 +151,8 @@ class SelectionStudy:
             return cold_start(points, budget, seed=seed).picks
         if strategy == "coldstart-typical":
             return cold_start(points, budget, seed=seed, typical=0.5).picks
+        if strategy == "mapkmeans":
+            return cold_start(points, budget, seed=seed, k_min=budget).picks
         from .acquisition import select
 
         first = cold_start(points, budget // 2, seed=seed).picks
