@@ -372,6 +372,10 @@ def _rank(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserInputError(f"{out}: is a file; expected a folder for ranking.csv and map.png")
+    if args.from_list:
+        from .cohort_list import link_cohort
+
+        link_cohort(args.from_list, args.cohort, log=lambda line: print(line, file=sys.stderr))
     worklist, state, points, names = rank_cohort(args.cohort, args.budget, args.strategy, args.alpha, args.embedder,
                                                  args.labels, args.seed, log=lambda line: print(line, file=sys.stderr),
                                                  embedder_path=args.embedder_path, progress=_progress("ranking"))
@@ -429,6 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
     rank = commands.add_parser("rank", help="rank a cohort's scans for labelling (ActiveSeg)")
     rank.add_argument("cohort", help="folder of scans (NIfTI, NRRD, MHA, PNG/JPEG, DICOM series folders)")
     rank.add_argument("--labels", help="labels folder with the scans' file names (default: COHORT/labels)")
+    rank.add_argument("--from-list", metavar="LIST", help="a text file of scan paths (one per line): COHORT is then "
+                      "made (or updated) as a project folder of links to them")
     rank.add_argument("--budget", type=int, default=10, help="scans to pick this round (default: %(default)s)")
     rank.add_argument("--strategy", default="coldstart", help="coldstart (default), al or random")
     rank.add_argument("--alpha", type=float, default=0.5,

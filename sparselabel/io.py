@@ -34,7 +34,7 @@ def base_name(path: str | Path) -> str:
     return name
 
 
-def _is_image_file(path: Path) -> bool:
+def is_image_file(path: Path) -> bool:
     return path.is_file() and path.name.lower().endswith(IMAGE_SUFFIXES) and not path.name.startswith(".")
 
 
@@ -196,7 +196,7 @@ def discover_images(folder: str | Path) -> list[Path]:
     if not folder.is_dir():
         raise UserInputError(f"{folder}: no such folder" if not folder.exists()
                              else f"{folder}: is a file; expected a folder of images")
-    found = [p for p in folder.iterdir() if _is_image_file(p)]
+    found = [p for p in folder.iterdir() if is_image_file(p)]
     found += [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".") and dicom_series_ids(p)]
     if not found:
         raise UserInputError(f"{folder}: holds no images; expected files ending in "
