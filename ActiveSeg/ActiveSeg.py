@@ -100,8 +100,6 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic = ActiveSegLogic()
 
         self.ui.embeddedSegmentEditorWidget.setMRMLSegmentEditorNode(self.logic.segmentEditorNode())
-        self.ui.embeddedSegmentEditorWidget.setSegmentationNodeSelectorVisible(False)
-        self.ui.embeddedSegmentEditorWidget.setSourceVolumeNodeSelectorVisible(False)
 
         from sparselabel.panel_jobs import JobPanel
 
@@ -417,10 +415,12 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
     def nextScan(self, parameters):
         """The first pick of the round whose label is not saved yet (None when all are)."""
         from sparselabel import mrml
+        from sparselabel.io import base_name
 
         labels = self.labelsFolderFor(parameters.cohortFolder, parameters.labelsFolder)
+        labelled = {base_name(p) for p in labels.iterdir() if p.is_file()} if labels.is_dir() else set()
         for row in mrml.rows_from_table_node(parameters.worklistTable):
-            if row["status"] == "next" and not self._labelFile(parameters, row["scan"], labels).exists():
+            if row["status"] == "next" and row["scan"] not in labelled:
                 return row["scan"]
         return None
 
@@ -433,11 +433,6 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
             raise UserInputError(f"scan '{name}' is not part of the cohort in {parameters.cohortFolder}; "
                                  "compute the map again")
         return parameters.cohortFolder / state.scans[name].path
-
-    def _labelFile(self, parameters, name: str, labels: pathlib.Path) -> pathlib.Path:
-        from sparselabel.scan_labelling import label_path_for
-
-        return label_path_for(self._scanPath(parameters, name), labels)
 
     def openScan(self, parameters, name: str):
         """Load scan ``name`` and its label (if any) for editing, replacing the previous scan's nodes."""

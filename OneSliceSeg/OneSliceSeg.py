@@ -88,8 +88,6 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
         # The embedded editor shares the Segment Editor module's node, so tools and settings carry over.
         self.ui.embeddedSegmentEditorWidget.setMRMLSegmentEditorNode(self.logic.segmentEditorNode())
-        self.ui.embeddedSegmentEditorWidget.setSegmentationNodeSelectorVisible(False)
-        self.ui.embeddedSegmentEditorWidget.setSourceVolumeNodeSelectorVisible(False)
 
         from sparselabel.panel_jobs import JobPanel
 
