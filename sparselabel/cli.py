@@ -311,9 +311,9 @@ def _evaluate_propagation(args: argparse.Namespace) -> int:
         raise UserInputError(f"--structure '{args.structure}': expected label values like 1 or 1,4") from None
     report = evaluate_propagation(args.images, args.labels, structures, args.anchor, args.methods.split(","),
                                   Path(args.model) if args.model else None, args.adaptation_seconds, args.device,
-                                  args.cases.split(",") if args.cases else None,
+                                  args.cases.split(",") if args.cases else None, args.slices,
                                   log=lambda line: print(line, file=sys.stderr, flush=True))
-    print(f"{report['cases']} cases, anchor: {report['anchor']}")
+    print(f"{report['cases']} cases, anchor: {report['anchor']}, {report['slices']} slice(s) drawn per structure")
     print(f"{'method':8} {'structure':>9} {'Dice':>13} {'HD95 mm':>13} {'ASSD mm':>13} {'RAVD %':>13}")
     for method, summary in report["methods"].items():
         for structure, scores in summary["by_structure"].items():
@@ -485,6 +485,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--labels", required=True, help="folder of label volumes with the same file names")
     evaluation.add_argument("--structure", required=True, help="label value(s) to evaluate, e.g. 1,4")
     evaluation.add_argument("--anchor", default="representative", help="representative (default), largest or middle")
+    evaluation.add_argument("--slices", type=int, default=1,
+                            help="slices drawn per structure, chosen by the --anchor rule (default: %(default)s)")
     evaluation.add_argument("--methods", default="ours,copy,demons,raw", help="default: %(default)s")
     evaluation.add_argument("--model", help="trained checkpoint for 'ours' (default: test-time adaptation per volume)")
     evaluation.add_argument("--adaptation-seconds", type=float, default=60.0, help="default: %(default)s")

@@ -1,8 +1,9 @@
 """Evaluation of one-slice propagation on labelled volumes, with every method under the same protocol.
 
-For each volume and structure, one anchor slice is chosen among the slices where the structure is present —
-``representative`` (the screening's choice, as a user would be offered), ``largest`` (most voxels) or ``middle``
-(middle of its extent) — and only that slice's ground truth is given to each method. The propagated structure is
+For each volume and structure, one anchor slice (or ``slices`` of them) is chosen among the slices where the
+structure is present — ``representative`` (the screening's choice, as a user would be offered; for several, one
+per cluster of the structure's slices), ``largest`` (most voxels) or ``middle`` (middle of its extent; for several,
+evenly spread over it) — and only those slices' ground truth is given to each method. The propagated structure is
 compared with the full ground truth: Dice, HD95 and ASSD (mm, with the volume's spacing) and RAVD (%).
 Test-time adaptation, when used, happens once per volume and serves all its structures.
 """
@@ -21,29 +22,30 @@ from .io import base_name, pair_images_with_labels, read_label, read_volume
 from .metrics import mean_std, segmentation_metrics
 from .one_slice import METHODS, PropagationOptions, build_stepper
 from .propagation import keep_largest_component, propagate
-from .screening import gabor_descriptors, most_representative_slice
+from .screening import gabor_descriptors, most_representative_slices
 from .verification import IntensityVerification
 
 ANCHORS = ("representative", "largest", "middle")
 
 
-def choose_anchor(mask: np.ndarray, rule: str, descriptors: np.ndarray | None = None) -> int:
-    """The anchor slice (along axis 0) for a structure ``mask`` under ``rule``."""
+def choose_anchors(mask: np.ndarray, rule: str, descriptors: np.ndarray | None = None, count: int = 1) -> list[int]:
+    """The ``count`` anchor slices (along axis 0, sorted) for a structure ``mask`` under ``rule``."""
     area = mask.reshape(len(mask), -1).sum(1)
     present = np.flatnonzero(area)
+    count = min(count, len(present))
     if rule == "largest":
-        return int(area.argmax())
+        return sorted(int(k) for k in np.argsort(-area, kind="stable")[:count])
     if rule == "middle":
-        return int(present[len(present) // 2])
+        return sorted({int(present[int((i + 0.5) * len(present) / count)]) for i in range(count)})
     if rule == "representative":
-        return most_representative_slice(descriptors, present)
+        return sorted(most_representative_slices(descriptors, present, count))
     raise UserInputError(f"anchor rule '{rule}': unknown; expected one of {', '.join(ANCHORS)}")
 
 
 def evaluate_propagation(images: str | Path, labels: str | Path, structures: Sequence[int],
                          anchor: str = "representative", methods: Sequence[str] = METHODS,
                          model: Path | None = None, adaptation_seconds: float = 60.0, device: str = "auto",
-                         cases: Sequence[str] | None = None,
+                         cases: Sequence[str] | None = None, slices: int = 1,
                          log: Callable[[str], None] = print) -> dict:
     """Run the protocol over every image/label pair (or the named ``cases``) and return the JSON-ready report."""
     unknown = [m for m in methods if m not in METHODS]
@@ -51,6 +53,8 @@ def evaluate_propagation(images: str | Path, labels: str | Path, structures: Seq
         raise UserInputError(f"unknown method(s) {', '.join(unknown)}; expected some of {', '.join(METHODS)}")
     if anchor not in ANCHORS:
         raise UserInputError(f"anchor rule '{anchor}': unknown; expected one of {', '.join(ANCHORS)}")
+    if slices < 1:
+        raise UserInputError(f"slices to draw per structure must be at least 1, got {slices}")
     pairs = pair_images_with_labels(images, labels)
     if cases:
         wanted = set(cases)
@@ -76,17 +80,18 @@ def evaluate_propagation(images: str | Path, labels: str | Path, structures: Seq
             verification = IntensityVerification() if method != "copy" else None
             for structure in present:
                 mask = label.array == structure
-                slice_index = choose_anchor(mask, anchor, descriptors)
-                anchors = {slice_index: mask[slice_index].astype(np.uint8)}
+                chosen = choose_anchors(mask, anchor, descriptors, slices)
+                anchors = {k: mask[k].astype(np.uint8) for k in chosen}
                 result = propagate(volume, anchors, stepper, verification=verification)
                 predicted = keep_largest_component(result.label, anchors) > 0
                 scores = segmentation_metrics(predicted, mask, image.spacing)
                 rows[method].append({"case": base_name(image_path), "structure": int(structure),
-                                     "anchor_slice": slice_index, **{k: round(v, 4) for k, v in scores.items()},
+                                     "anchor_slices": chosen, **{k: round(v, 4) for k, v in scores.items()},
                                      "seconds": round(result.seconds, 3)})
                 log(f"[{number}/{len(pairs)}] {base_name(image_path)} structure {structure} {method}: "
                     f"Dice {scores['dice']:.3f}, HD95 {scores['hd95']:.1f} mm, {result.seconds:.2f} s")
-    report = {"cases": len(pairs), "structures": [int(s) for s in structures], "anchor": anchor, "methods": {}}
+    report = {"cases": len(pairs), "structures": [int(s) for s in structures], "anchor": anchor,
+              "slices": slices, "methods": {}}
     for method, method_rows in rows.items():
         summary = {key: mean_std([r[key] for r in method_rows]) for key in ("dice", "hd95", "assd", "ravd")}
         summary["seconds_per_volume"] = mean_std([r["seconds"] for r in method_rows])

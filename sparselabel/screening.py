@@ -68,3 +68,17 @@ def most_representative_slice(descriptors: np.ndarray, candidates: np.ndarray | 
         raise UserInputError(f"slice range {members.min()}…{members.max()} is outside the volume "
                              f"(0…{len(descriptors) - 1})")
     return int(members[_summed_similarity(descriptors, members).argmax()])
+
+
+def most_representative_slices(descriptors: np.ndarray, candidates: np.ndarray | list[int] | None = None,
+                               count: int = 1, seed: int = 0) -> list[int]:
+    """``count`` slices to draw on among the candidates (default: all): for one, :func:`most_representative_slice`;
+    for more, the candidates are clustered into ``count`` groups and each group offers its representative."""
+    members = np.arange(len(descriptors)) if candidates is None else np.asarray(sorted(candidates), dtype=int)
+    if count < 1:
+        raise UserInputError(f"number of slices to draw must be at least 1, got {count}")
+    if count > members.size:
+        raise UserInputError(f"cannot choose {count} slices among {members.size}")
+    if count == 1:
+        return [most_representative_slice(descriptors, members)]
+    return [int(members[i]) for i in representative_slices(descriptors[members], count, seed)]
