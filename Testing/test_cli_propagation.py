@@ -39,6 +39,17 @@ def test_suggest_slice_prints_a_slice_number(case, capsys):
     assert "draw the structure on it" in captured.err
 
 
+def test_suggest_slice_count_prints_that_many_distinct_slices_in_the_range(case, capsys):
+    paths, _, _ = case
+    assert main(["suggest-slice", str(paths["volume"]), "--range", "4:15", "--count", "3"]) == 0
+    captured = capsys.readouterr()
+    chosen = [int(line) for line in captured.out.split()]
+    assert len(set(chosen)) == 3 and chosen == sorted(chosen) and all(4 <= k <= 15 for k in chosen)
+    assert "draw the structure on them" in captured.err
+    assert main(["suggest-slice", str(paths["volume"]), "--range", "4:5", "--count", "3"]) == 2
+    assert "cannot choose 3 slices among 2" in capsys.readouterr().err
+
+
 def test_propagate_writes_a_label_keeping_the_drawn_slice(case, tmp_path, capsys):
     paths, label, anchor = case
     out = tmp_path / "result.nii.gz"
@@ -77,6 +88,21 @@ def test_evaluate_writes_the_report_with_the_documented_keys(case, tmp_path):
         assert {"dice", "hd95", "assd", "ravd", "seconds_per_volume", "per_case"} <= set(summary)
         assert set(summary["dice"]) >= {"mean", "std"} and len(summary["per_case"]) == 2
     assert report["methods"]["raw"]["dice"]["mean"] > report["methods"]["copy"]["dice"]["mean"]
+
+
+def test_evaluate_with_more_drawn_slices_scores_higher(case, tmp_path):
+    paths, _, _ = case
+    dice_by_slices = {}
+    for slices in (1, 3):
+        report_path = tmp_path / f"report-{slices}.json"
+        assert main(["evaluate", "propagation", "--images", str(paths["volume"].parent), "--labels",
+                     str(paths["truth"].parent), "--structure", "1", "--methods", "copy",
+                     "--slices", str(slices), "--json", str(report_path)]) == 0
+        report = json.loads(report_path.read_text())
+        assert report["slices"] == slices
+        assert len(report["methods"]["copy"]["per_case"][0]["anchor_slices"]) == slices
+        dice_by_slices[slices] = report["methods"]["copy"]["dice"]["mean"]
+    assert dice_by_slices[3] > dice_by_slices[1] + 0.05
 
 
 @pytest.mark.parametrize("problem", ["2D image", "no slice labelled", "label on another grid", "random checkpoint",

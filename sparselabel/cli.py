@@ -234,7 +234,7 @@ def _progress(label: str):
 
 def _suggest_slice(args: argparse.Namespace) -> int:
     from .io import read_volume
-    from .one_slice import suggest_slice
+    from .one_slice import suggest_slices
 
     image = read_volume(args.volume)
     axis = _axis(args.axis)
@@ -245,10 +245,12 @@ def _suggest_slice(args: argparse.Namespace) -> int:
         except ValueError:
             raise UserInputError(f"range '{args.range}': expected FIRST:LAST slice numbers, e.g. 10:25") from None
         slice_range = (first, last)
-    index = suggest_slice(image, axis, slice_range, Path(args.model) if args.model else None, args.device)
-    print(index)
-    print(f"suggested slice {index} along {'kji'[axis]} (slices 0…{image.shape[axis] - 1}): draw the structure "
-          "on it, then run 'sparselabel propagate'", file=sys.stderr)
+    chosen = suggest_slices(image, axis, slice_range, Path(args.model) if args.model else None, args.device,
+                            args.count)
+    print("\n".join(map(str, chosen)))
+    print(f"suggested slice{'s' if len(chosen) > 1 else ''} {', '.join(map(str, chosen))} along {'kji'[axis]} "
+          f"(slices 0…{image.shape[axis] - 1}): draw the structure on {'them' if len(chosen) > 1 else 'it'}, "
+          "then run 'sparselabel propagate'", file=sys.stderr)
     return 0
 
 
@@ -447,11 +449,13 @@ def build_parser() -> argparse.ArgumentParser:
     rank.add_argument("--out", default=".", help="folder for ranking.csv and map.png (default: current folder)")
     rank.set_defaults(run=_rank)
 
-    suggest = commands.add_parser("suggest-slice", help="the most representative slice to draw on (prints its number)")
+    suggest = commands.add_parser("suggest-slice", help="the most representative slice(s) to draw on (prints their numbers)")
     suggest.add_argument("volume", help="3D image file or DICOM series folder")
     suggest.add_argument("--model", help="trained propagation checkpoint (default: network-free Gabor descriptors)")
     suggest.add_argument("--axis", default="k", help="slice axis: k (default), j or i")
     suggest.add_argument("--range", help="only consider slices FIRST:LAST (inclusive)")
+    suggest.add_argument("--count", type=int, default=1,
+                         help="how many slices to suggest, one per cluster of similar slices (default: %(default)s)")
     suggest.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
     suggest.set_defaults(run=_suggest_slice)
 

@@ -134,7 +134,14 @@ def propagate_label(image: Image, label: Image, options: PropagationOptions | No
 def suggest_slice(image: Image, axis: int = 0, slice_range: tuple[int, int] | None = None,
                   model: Path | None = None, device: str = "auto") -> int:
     """The most representative slice along ``axis`` (within ``slice_range``, inclusive, when given)."""
-    from .screening import gabor_descriptors, most_representative_slice, slice_descriptors
+    return suggest_slices(image, axis, slice_range, model, device)[0]
+
+
+def suggest_slices(image: Image, axis: int = 0, slice_range: tuple[int, int] | None = None,
+                   model: Path | None = None, device: str = "auto", count: int = 1) -> list[int]:
+    """``count`` slices to draw along ``axis`` (within ``slice_range``, inclusive, when given), sorted: for one, the
+    most representative; for more, the representatives of as many clusters of similar slices."""
+    from .screening import gabor_descriptors, most_representative_slices, slice_descriptors
 
     if image.geometry.dim != 3:
         raise UserInputError(f"suggesting a slice needs a 3D volume; got a {image.geometry.dim}D image")
@@ -158,4 +165,4 @@ def suggest_slice(image: Image, axis: int = 0, slice_range: tuple[int, int] | No
         if first > last or first < 0 or last >= len(volume):
             raise UserInputError(f"slice range {first}:{last} is not inside the volume's 0…{len(volume) - 1}")
         candidates = list(range(first, last + 1))
-    return most_representative_slice(descriptors, candidates)
+    return sorted(most_representative_slices(descriptors, candidates, count))
