@@ -1,9 +1,12 @@
 """Markdown table of one-slice propagation results from the JSON reports of ``chaos_propagation.sh``.
 
     .venv/bin/python benchmarks/propagation_table.py OUT_DIR [--names 1=liver,4=spleen]
+    .venv/bin/python benchmarks/propagation_table.py --drawn REPORT.json... [--names 1=liver,4=spleen]
 
 Rows: each method of ``tta.json`` (ours with test-time adaptation, and the baselines), then ours with a trained
 network, pooled from ``fold-a.json`` and ``fold-b.json`` (each case scored by the network that never saw it).
+With ``--drawn``: Dice and HD95 per structure and method against the number of slices drawn, one column per
+report of ``evaluate propagation --slices N``.
 """
 
 from __future__ import annotations
@@ -23,12 +26,35 @@ def _cell(values: list[float], digits: int) -> str:
     return text + (f" ({failures} failed)" if failures else "")
 
 
+def _by_drawn_slices(paths: list[str], names: dict[str, str]) -> None:
+    reports = sorted((json.loads(Path(p).read_text()) for p in paths), key=lambda r: r.get("slices", 1))
+    counts = [r.get("slices", 1) for r in reports]
+    print(f"{reports[0]['cases']} volumes, anchors: {reports[0]['anchor']}, slices drawn per structure: "
+          f"{', '.join(map(str, counts))}\n")
+    print("| structure | method | " + " | ".join(f"{n} slice{'s' if n > 1 else ''}: Dice | HD95 (mm)" for n in counts)
+          + " |")
+    print("|---|---|" + "---|---|" * len(counts))
+    for structure, name in names.items():
+        for method in reports[0]["methods"]:
+            cells = []
+            for report in reports:
+                chosen = [r for r in report["methods"][method]["per_case"] if str(r["structure"]) == structure]
+                cells += [_cell([r["dice"] for r in chosen], 3), _cell([r["hd95"] for r in chosen], 1)]
+            print(f"| {name} | {method} | " + " | ".join(cells) + " |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folder")
+    parser.add_argument("folder", nargs="?")
+    parser.add_argument("--drawn", nargs="+", metavar="REPORT", help="reports of evaluate propagation --slices N")
     parser.add_argument("--names", default="1=liver,4=spleen")
     args = parser.parse_args()
     names = dict(item.split("=") for item in args.names.split(","))
+    if args.drawn:
+        _by_drawn_slices(args.drawn, names)
+        return 0
+    if args.folder is None:
+        parser.error("give OUT_DIR or --drawn REPORT.json...")
     folder = Path(args.folder)
     rows: dict[str, list[dict]] = {}
     tta = json.loads((folder / "tta.json").read_text())
