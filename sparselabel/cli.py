@@ -449,7 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     rank.add_argument("--out", default=".", help="folder for ranking.csv and map.png (default: current folder)")
     rank.set_defaults(run=_rank)
 
-    suggest = commands.add_parser("suggest-slice", help="the most representative slice(s) to draw on (prints their numbers)")
+    suggest = commands.add_parser("suggest-slice",
+                                  help="the most representative slice(s) to draw on (prints their numbers)")
     suggest.add_argument("volume", help="3D image file or DICOM series folder")
     suggest.add_argument("--model", help="trained propagation checkpoint (default: network-free Gabor descriptors)")
     suggest.add_argument("--axis", default="k", help="slice axis: k (default), j or i")
