@@ -60,6 +60,7 @@ class OneSliceSegParameterNode:
     modelSource: Annotated[str, Choice([ADAPT, CHECKPOINT])] = ADAPT
     checkpointPath: pathlib.Path
     adaptationSeconds: Annotated[float, WithinRange(5, 600)] = 60
+    slicesToPaint: Annotated[int, WithinRange(1, 9)] = 1
     trainingFolder: pathlib.Path
 
 
@@ -76,6 +77,8 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self._jobs = None
+        self._suggestions = []  # (slice index, RAS) to step through, and what they were computed for
+        self._suggestedFor = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -173,17 +176,29 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._parameterNode.segmentation = self.logic.createSegmentation(self._parameterNode.inputVolume)
 
     def onSuggestSlice(self) -> None:
-        """Move the slice views to the most representative slice of the volume."""
+        """Move the slice views to the suggested slice; with several slices to paint, to the next of them."""
         with slicer.util.tryWithErrorDisplay(_("Failed to suggest a slice."), waitCursor=True):
             if not self._ensureDependencies():
                 return
-            index, ras = self.logic.suggestSlice(self._parameterNode.inputVolume, self._checkpoint())
+            volumeNode, count = self._parameterNode.inputVolume, self._parameterNode.slicesToPaint
+            key = (volumeNode.GetID(), volumeNode.GetMTime(), count, str(self._checkpoint()))
+            if key != self._suggestedFor:
+                self._suggestions = self.logic.suggestSlices(volumeNode, self._checkpoint(), count)
+                self._suggestedFor = key
+            index, ras = self._suggestions.pop(0)
+            self._suggestions.append((index, ras))  # pressing again goes on to the next one, round and round
             layoutManager = slicer.app.layoutManager()
             if layoutManager is not None:  # absent with --no-main-window
                 for name in layoutManager.sliceViewNames():
                     layoutManager.sliceWidget(name).sliceLogic().GetSliceNode().JumpSliceByOffsetting(*ras)
-            self.ui.statusLabel.text = _("Suggested slice {index}: paint the structure on it (or on any other slice), "
-                                         "then press Propagate.").format(index=index)
+            if count == 1:
+                self.ui.statusLabel.text = _("Suggested slice {index}: paint the structure on it (or on any other "
+                                             "slice), then press Propagate.").format(index=index)
+            else:
+                allSlices = ", ".join(str(i) for i in sorted(i for i, _ras in self._suggestions))
+                self.ui.statusLabel.text = _("Suggested slices {all}; now on slice {index}. Paint the structure on "
+                                             "each (Suggest slice moves to the next), then press Propagate.").format(
+                                                 all=allSlices, index=index)
 
     def _checkpoint(self):
         if self._parameterNode.modelSource == CHECKPOINT and self._parameterNode.checkpointPath != pathlib.Path():
@@ -295,15 +310,23 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
 
     def suggestSlice(self, volumeNode, checkpoint=None):
         """The most representative slice (along k) and the RAS position of its centre, to move the views to."""
+        return self.suggestSlices(volumeNode, checkpoint, 1)[0]
+
+    def suggestSlices(self, volumeNode, checkpoint=None, count=1):
+        """``count`` slices to paint (along k, one per cluster of similar slices), each with the RAS position of
+        its centre, in slice order."""
         import numpy as np
 
         from sparselabel import mrml
-        from sparselabel.one_slice import suggest_slice
+        from sparselabel.one_slice import suggest_slices
 
         image = mrml.volume_node_to_image(volumeNode)
-        index = suggest_slice(image, axis=0, model=checkpoint)
-        centre = np.array([(image.shape[2] - 1) / 2, (image.shape[1] - 1) / 2, index, 1.0])
-        return index, tuple((image.geometry.ijk_to_ras() @ centre)[:3])
+        toRas = image.geometry.ijk_to_ras()
+        suggestions = []
+        for index in suggest_slices(image, axis=0, model=checkpoint, count=count):
+            centre = np.array([(image.shape[2] - 1) / 2, (image.shape[1] - 1) / 2, index, 1.0])
+            suggestions.append((index, tuple((toRas @ centre)[:3])))
+        return suggestions
 
     def propagationOptions(self, checkpoint=None, adaptationSeconds=60.0):
         from sparselabel.one_slice import PropagationOptions
@@ -398,6 +421,8 @@ class OneSliceSegTest(ScriptedLoadableModuleTest):
         segmentId = mrml.segment_ids(segmentationNode)[0]
         index, _ras = logic.suggestSlice(volumeNode)
         self.assertTrue(0 <= index < image.shape[0])
+        several = [i for i, _ras in logic.suggestSlices(volumeNode, count=3)]
+        self.assertEqual(len(set(several)), 3)
 
         self.delayDisplay("Painting the liver on one slice")
         liver = label.array == 1
