@@ -59,14 +59,19 @@ def representative_slices(descriptors: np.ndarray, clusters: int, seed: int = 0)
     return sorted(chosen)
 
 
-def most_representative_slice(descriptors: np.ndarray, candidates: np.ndarray | list[int] | None = None) -> int:
-    """The candidate slice with the highest summed cosine similarity to the other candidates (default: all)."""
+def _candidates(descriptors: np.ndarray, candidates: np.ndarray | list[int] | None) -> np.ndarray:
     members = np.arange(len(descriptors)) if candidates is None else np.asarray(sorted(candidates), dtype=int)
     if members.size == 0:
         raise UserInputError("no slice to choose from: the slice range is empty")
     if members.min() < 0 or members.max() >= len(descriptors):
         raise UserInputError(f"slice range {members.min()}…{members.max()} is outside the volume "
                              f"(0…{len(descriptors) - 1})")
+    return members
+
+
+def most_representative_slice(descriptors: np.ndarray, candidates: np.ndarray | list[int] | None = None) -> int:
+    """The candidate slice with the highest summed cosine similarity to the other candidates (default: all)."""
+    members = _candidates(descriptors, candidates)
     return int(members[_summed_similarity(descriptors, members).argmax()])
 
 
@@ -74,7 +79,7 @@ def most_representative_slices(descriptors: np.ndarray, candidates: np.ndarray |
                                count: int = 1, seed: int = 0) -> list[int]:
     """``count`` slices to draw on among the candidates (default: all): for one, :func:`most_representative_slice`;
     for more, the candidates are clustered into ``count`` groups and each group offers its representative."""
-    members = np.arange(len(descriptors)) if candidates is None else np.asarray(sorted(candidates), dtype=int)
+    members = _candidates(descriptors, candidates)
     if count < 1:
         raise UserInputError(f"number of slices to draw must be at least 1, got {count}")
     if count > members.size:
