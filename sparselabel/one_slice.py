@@ -165,4 +165,4 @@ def suggest_slices(image: Image, axis: int = 0, slice_range: tuple[int, int] | N
         if first > last or first < 0 or last >= len(volume):
             raise UserInputError(f"slice range {first}:{last} is not inside the volume's 0…{len(volume) - 1}")
         candidates = list(range(first, last + 1))
-    return sorted(most_representative_slices(descriptors, candidates, count))
+    return most_representative_slices(descriptors, candidates, count)

@@ -38,7 +38,7 @@ def choose_anchors(mask: np.ndarray, rule: str, descriptors: np.ndarray | None =
     if rule == "middle":
         return sorted({int(present[int((i + 0.5) * len(present) / count)]) for i in range(count)})
     if rule == "representative":
-        return sorted(most_representative_slices(descriptors, present, count))
+        return most_representative_slices(descriptors, present, count)
     raise UserInputError(f"anchor rule '{rule}': unknown; expected one of {', '.join(ANCHORS)}")
 
 

@@ -77,8 +77,9 @@ def most_representative_slice(descriptors: np.ndarray, candidates: np.ndarray | 
 
 def most_representative_slices(descriptors: np.ndarray, candidates: np.ndarray | list[int] | None = None,
                                count: int = 1, seed: int = 0) -> list[int]:
-    """``count`` slices to draw on among the candidates (default: all): for one, :func:`most_representative_slice`;
-    for more, the candidates are clustered into ``count`` groups and each group offers its representative."""
+    """``count`` slices to draw on among the candidates (default: all), sorted: for one,
+    :func:`most_representative_slice`; for more, the candidates are clustered into ``count`` groups and each group
+    offers its representative."""
     members = _candidates(descriptors, candidates)
     if count < 1:
         raise UserInputError(f"number of slices to draw must be at least 1, got {count}")
