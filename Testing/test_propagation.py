@@ -83,6 +83,33 @@ def test_another_axis(phantom):
     np.testing.assert_array_equal(result.label, kidney)
 
 
+def _disks(radii: dict[int, int], size: int = 32) -> np.ndarray:
+    rows, columns = np.mgrid[:size, :size]
+    label = np.zeros((max(radii) + 2, size, size), np.uint8)
+    for k, radius in radii.items():
+        label[k] = (rows - size // 2) ** 2 + (columns - size // 2) ** 2 <= radius ** 2
+    return label
+
+
+def test_a_label_that_grows_back_after_narrowing_has_walked_onto_a_neighbour():
+    # The matcher follows the organ as it narrows (slices 15 → 8), then onto an adjacent look-alike that widens
+    # again (7 → 4); the walk ends there. Towards the other end the organ narrows and vanishes as usual.
+    radii = {4: 7, 5: 6, 6: 5, 7: 4, 8: 3, 9: 4, 10: 5, 11: 6, 12: 7, 13: 8, 14: 9, 15: 10, 16: 9, 17: 7, 18: 4}
+    followed = _disks(radii)
+    result = propagate(np.zeros(followed.shape, np.float32), {15: followed[15]}, OracleStepper(followed, [1]))
+    organ = followed.copy()
+    organ[:8] = 0
+    np.testing.assert_array_equal(result.label, organ)
+
+
+def test_a_label_drawn_at_the_tip_grows_with_the_organ(phantom):
+    volume, label = phantom
+    liver = (label == 1).astype(np.uint8)
+    tip = int(np.flatnonzero(liver.any((1, 2)))[0])
+    result = propagate(volume, {tip: liver[tip]}, OracleStepper(liver, [1]))
+    np.testing.assert_array_equal(result.label, liver)
+
+
 def test_between_two_anchors_the_nearer_one_wins():
     volume = np.zeros((11, 8, 8), np.float32)
     first = np.zeros((8, 8), np.uint8)

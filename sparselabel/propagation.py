@@ -6,7 +6,11 @@ walks the volume from every anchor slice in both directions:
 * a slice between two anchors is reached from both and the two predictions are blended, each weighted by its
   closeness (the nearer anchor counts more);
 * in each direction a segment stops where the structure vanishes (its area falls below ``stop_fraction`` of its area
-  in the anchor) — from there on that direction votes for background;
+  in the anchor), or where it grows back after having narrowed (its area, once below ``tail_fraction`` of the
+  anchor's, exceeds the smallest area met so far on this walk by more than ``regrowth``): an organ's cross-section
+  shrinks towards its end, so growth there means the label has walked onto a neighbour of the same intensity (on
+  CHAOS MR: spleen onto the kidney, liver tip onto kidney and bowel). From there on that direction votes for
+  background;
 * anchors are returned exactly as drawn; several segments travel in one pass (one-hot labels);
 * any axis can be the slice axis.
 """
@@ -57,15 +61,34 @@ def _one_hot(label: np.ndarray, values: list[int]) -> np.ndarray:
     return classes
 
 
-def _sharpen(probabilities: np.ndarray, alive: np.ndarray, anchor_area: np.ndarray,
-             stop_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Hard one-hot of the argmax, with segments that have (nearly) vanished switched off for good."""
-    winner = probabilities.argmax(0)
-    area = np.bincount(winner.ravel(), minlength=len(probabilities)).astype(float)
-    alive = alive & (area >= np.maximum(stop_fraction * anchor_area, 1.0))
-    alive[0] = True
-    winner[~alive[winner]] = 0
-    return np.eye(len(probabilities), dtype=np.float32)[winner].transpose(2, 0, 1), alive
+@dataclass
+class _Walk:
+    """One walk from an anchor in one direction: which segments still travel, and the smallest area each met."""
+
+    anchor_area: np.ndarray  # per class, on the anchor
+    stop_fraction: float
+    tail_fraction: float
+    regrowth: float
+    alive: np.ndarray = field(init=False)
+    smallest: np.ndarray = field(init=False)
+
+    def __post_init__(self):
+        self.alive = self.anchor_area > 0
+        self.alive[0] = True
+        self.smallest = self.anchor_area.copy()
+
+    def sharpen(self, probabilities: np.ndarray) -> np.ndarray:
+        """Hard one-hot of the argmax, with segments that vanished or grew back switched off for good."""
+        winner = probabilities.argmax(0)
+        area = np.bincount(winner.ravel(), minlength=len(probabilities)).astype(float)
+        vanished = area < np.maximum(self.stop_fraction * self.anchor_area, 1.0)
+        grew_back = ((self.smallest < self.tail_fraction * self.anchor_area)
+                     & (area > (1 + self.regrowth) * self.smallest))
+        self.alive = self.alive & ~vanished & ~grew_back
+        self.alive[0] = True
+        self.smallest = np.minimum(self.smallest, area)
+        winner[~self.alive[winner]] = 0
+        return np.eye(len(probabilities), dtype=np.float32)[winner].transpose(2, 0, 1)
 
 
 def check_anchors(shape: tuple[int, ...], anchors: Mapping[int, np.ndarray], axis: int) -> list[int]:
@@ -91,8 +114,8 @@ def check_anchors(shape: tuple[int, ...], anchors: Mapping[int, np.ndarray], axi
 
 
 def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: Stepper, axis: int = 0,
-              stop_fraction: float = 0.02, verification=None, progress: Progress | None = None,
-              cancel: Cancel | None = None) -> PropagationResult:
+              stop_fraction: float = 0.02, tail_fraction: float = 0.6, regrowth: float = 0.2,
+              verification=None, progress: Progress | None = None, cancel: Cancel | None = None) -> PropagationResult:
     """Propagate the labels of ``anchors`` (slice index → label slice) through ``volume`` (normalised to [0, 1]).
 
     ``axis`` is the array axis the slices are taken along (0 = k, the acquisition slices). Raises
@@ -117,8 +140,7 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
         for direction in (-1, 1):
             neighbour = position + direction
             limit = order[neighbour] if 0 <= neighbour < len(order) else (-1 if direction < 0 else count)
-            current, alive = start_label, anchor_area > 0
-            alive[0] = True
+            current, walk = start_label, _Walk(anchor_area, stop_fraction, tail_fraction, regrowth)
             if verification is not None:
                 verification.start(anchor, start_label)
             for target in range(anchor + direction, limit, direction):
@@ -128,11 +150,11 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
                 span = abs(limit - anchor) if 0 <= limit < count else None
                 # Between two anchors the nearer one counts more; beyond the outermost anchor only one voice.
                 weight = 1.0 if span is None else (span - distance) / span
-                if alive[1:].any():
+                if walk.alive[1:].any():
                     probabilities = stepper.step(target - direction, target, current)
                     if verification is not None:
                         probabilities = verification(target, probabilities)
-                    current, alive = _sharpen(probabilities, alive, anchor_area, stop_fraction)
+                    current = walk.sharpen(probabilities)
                 else:
                     current = _one_hot(np.zeros(moved.shape[1:], np.uint8), values)
                 blended[target] += weight * current
