@@ -83,6 +83,10 @@ def test_another_axis(phantom):
     np.testing.assert_array_equal(result.label, kidney)
 
 
+# Disk radius per slice: narrowing from slice 15 to a waist at 8, widening again below it.
+_WAIST = {4: 7, 5: 6, 6: 5, 7: 4, 8: 3, 9: 4, 10: 5, 11: 6, 12: 7, 13: 8, 14: 9, 15: 10, 16: 9, 17: 7, 18: 4}
+
+
 def _disks(radii: dict[int, int], size: int = 32) -> np.ndarray:
     rows, columns = np.mgrid[:size, :size]
     label = np.zeros((max(radii) + 2, size, size), np.uint8)
@@ -94,11 +98,16 @@ def _disks(radii: dict[int, int], size: int = 32) -> np.ndarray:
 def test_a_label_that_grows_back_after_narrowing_has_walked_onto_a_neighbour():
     # The matcher follows the organ as it narrows (slices 15 → 8), then onto an adjacent look-alike that widens
     # again (7 → 4); the walk ends there. Towards the other end the organ narrows and vanishes as usual.
-    radii = {4: 7, 5: 6, 6: 5, 7: 4, 8: 3, 9: 4, 10: 5, 11: 6, 12: 7, 13: 8, 14: 9, 15: 10, 16: 9, 17: 7, 18: 4}
-    followed = _disks(radii)
+    followed = _disks(_WAIST)
     result = propagate(np.zeros(followed.shape, np.float32), {15: followed[15]}, OracleStepper(followed, [1]))
     organ = followed.copy()
     organ[:8] = 0
+    np.testing.assert_array_equal(result.label, organ)
+
+
+def test_between_drawn_slices_a_structure_may_narrow_and_widen_again():
+    organ = _disks(_WAIST)
+    result = propagate(np.zeros(organ.shape, np.float32), {4: organ[4], 15: organ[15]}, OracleStepper(organ, [1]))
     np.testing.assert_array_equal(result.label, organ)
 
 

@@ -7,16 +7,17 @@ walks the volume from every anchor slice in both directions:
   closeness (the nearer anchor counts more);
 * in each direction a segment stops where the structure vanishes (its area falls below ``stop_fraction`` of its area
   in the anchor), or where it grows back after having narrowed (its area, once below ``tail_fraction`` of the
-  anchor's, exceeds the smallest area met so far on this walk by more than ``regrowth``): an organ's cross-section
-  shrinks towards its end, so growth there means the label has walked onto a neighbour of the same intensity (on
-  CHAOS MR: spleen onto the kidney, liver tip onto kidney and bowel). From there on that direction votes for
-  background;
+  anchor's, exceeds the smallest area met so far on this walk by more than ``regrowth``; only beyond the outermost
+  drawn slices): an organ's cross-section shrinks towards its end, so growth there means the label has walked onto
+  a neighbour of the same intensity (on CHAOS MR: spleen onto the kidney, liver tip onto kidney and bowel). From
+  there on that direction votes for background;
 * anchors are returned exactly as drawn; several segments travel in one pass (one-hot labels);
 * any axis can be the slice axis.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -139,8 +140,11 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
         anchor_area = start_label.reshape(len(start_label), -1).sum(1)
         for direction in (-1, 1):
             neighbour = position + direction
-            limit = order[neighbour] if 0 <= neighbour < len(order) else (-1 if direction < 0 else count)
-            current, walk = start_label, _Walk(anchor_area, stop_fraction, tail_fraction, regrowth)
+            towards_anchor = 0 <= neighbour < len(order)
+            limit = order[neighbour] if towards_anchor else (-1 if direction < 0 else count)
+            # Between two drawn slices the structure is known to go on, narrowing and widening as it may.
+            walk = _Walk(anchor_area, stop_fraction, tail_fraction, math.inf if towards_anchor else regrowth)
+            current = start_label
             if verification is not None:
                 verification.start(anchor, start_label)
             for target in range(anchor + direction, limit, direction):
