@@ -77,8 +77,8 @@ def most_representative_slice(descriptors: np.ndarray, candidates: np.ndarray | 
     The label drawn on this slice has to travel to every other candidate, one slice at a time, and each step costs
     accuracy; so among alike slices the one amid the others wins. The weight is a Gaussian of the slice distance
     with the candidates' span as its width — mild enough that appearance still decides, strong enough that a
-    structure's tip is never offered because its texture happens to be typical (on CHAOS MR, raw-intensity matcher:
-    liver Dice 0.756 → 0.800, spleen 0.732 → 0.735, 20 volumes).
+    structure's tip is no longer offered merely because its texture is typical (on CHAOS MR, raw-intensity
+    matcher: liver Dice 0.756 → 0.800, spleen 0.732 → 0.735, 20 volumes).
     """
     members = _candidates(descriptors, candidates)
     block = descriptors[members]
