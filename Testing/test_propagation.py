@@ -119,6 +119,29 @@ def test_a_label_drawn_at_the_tip_grows_with_the_organ(phantom):
     np.testing.assert_array_equal(result.label, liver)
 
 
+def test_a_look_alike_coming_into_reach_as_a_separate_piece_is_left_out():
+    # The matcher claims a separate look-alike (a kidney beside the spleen) from slice 9 on; it does not continue
+    # the segment of the slice before, so the walk leaves it out and follows the organ alone.
+    organ = _disks({k: 6 for k in range(2, 15)}, size=40)
+    claimed = organ.copy()
+    rows, columns = np.mgrid[:40, :40]
+    claimed[9:15] |= ((rows - 20) ** 2 + (columns - 32) ** 2 <= 16).astype(np.uint8)
+    result = propagate(np.zeros(organ.shape, np.float32), {5: organ[5]}, OracleStepper(claimed, [1]))
+    np.testing.assert_array_equal(result.label, organ)
+    # With the check switched off the look-alike is taken.
+    unchecked = propagate(np.zeros(organ.shape, np.float32), {5: organ[5]}, OracleStepper(claimed, [1]),
+                          continuity=0.0)
+    np.testing.assert_array_equal(unchecked.label, claimed)
+
+
+def test_a_structure_moving_fast_between_thick_slices_is_still_followed():
+    # A small disk moving 5 pixels per slice overlaps its previous position by little, but it is the only piece.
+    rows, columns = np.mgrid[:40, :64]
+    moving = np.stack([((rows - 20) ** 2 + (columns - 6 - 5 * k) ** 2 <= 9).astype(np.uint8) for k in range(10)])
+    result = propagate(np.zeros(moving.shape, np.float32), {0: moving[0]}, OracleStepper(moving, [1]))
+    np.testing.assert_array_equal(result.label, moving)
+
+
 def test_between_two_anchors_the_nearer_one_wins():
     volume = np.zeros((11, 8, 8), np.float32)
     first = np.zeros((8, 8), np.uint8)

@@ -11,6 +11,10 @@ walks the volume from every anchor slice in both directions:
   drawn slices): an organ's cross-section shrinks towards its end, so growth there means the label has walked onto
   a neighbour of the same intensity (on CHAOS MR: spleen onto the kidney, liver tip onto kidney and bowel). From
   there on that direction votes for background;
+* a structure does not jump: a piece of a segment (a 2D connected component) is kept only if at least
+  ``continuity`` of its area lies on that segment in the slice before, or if it is the piece that overlaps it most
+  (so that a structure moving fast between thick slices is still followed). A look-alike that comes into the
+  matcher's reach as a separate piece — the spleen beside the left kidney, the kidney below the spleen — is left out;
 * anchors are returned exactly as drawn; several segments travel in one pass (one-hot labels);
 * any axis can be the slice axis.
 """
@@ -67,9 +71,11 @@ class _Walk:
     """One walk from an anchor in one direction: which segments still travel, and the smallest area each met."""
 
     anchor_area: np.ndarray  # per class, on the anchor
+    previous: np.ndarray  # the winning class per pixel on the slice before (first the anchor)
     stop_fraction: float
     tail_fraction: float
     regrowth: float
+    continuity: float
     alive: np.ndarray = field(init=False)
     smallest: np.ndarray = field(init=False)
 
@@ -79,8 +85,9 @@ class _Walk:
         self.smallest = self.anchor_area.copy()
 
     def sharpen(self, probabilities: np.ndarray) -> np.ndarray:
-        """Hard one-hot of the argmax, with segments that vanished or grew back switched off for good."""
-        winner = probabilities.argmax(0)
+        """Hard one-hot of the argmax without the pieces that jumped, and with segments that vanished or grew back
+        switched off for good."""
+        winner = _continuing_pieces(probabilities.argmax(0), self.previous, self.continuity)
         area = np.bincount(winner.ravel(), minlength=len(probabilities)).astype(float)
         vanished = area < np.maximum(self.stop_fraction * self.anchor_area, 1.0)
         grew_back = ((self.smallest < self.tail_fraction * self.anchor_area)
@@ -89,7 +96,22 @@ class _Walk:
         self.alive[0] = True
         self.smallest = np.minimum(self.smallest, area)
         winner[~self.alive[winner]] = 0
+        self.previous = winner
         return np.eye(len(probabilities), dtype=np.float32)[winner].transpose(2, 0, 1)
+
+
+def _continuing_pieces(winner: np.ndarray, previous: np.ndarray, continuity: float) -> np.ndarray:
+    """``winner`` with the pieces that do not continue their segment from ``previous`` moved to background."""
+    kept = winner.copy()
+    for value in np.unique(winner[winner > 0]):
+        pieces, count = ndimage.label(winner == value)
+        indices = np.arange(1, count + 1)
+        on_previous = ndimage.sum_labels(previous == value, pieces, indices)
+        keep = on_previous >= continuity * np.bincount(pieces.ravel(), minlength=count + 1)[1:]
+        if on_previous.max() > 0:
+            keep[on_previous.argmax()] = True
+        kept[np.isin(pieces, indices[~keep])] = 0
+    return kept
 
 
 def check_anchors(shape: tuple[int, ...], anchors: Mapping[int, np.ndarray], axis: int) -> list[int]:
@@ -115,7 +137,7 @@ def check_anchors(shape: tuple[int, ...], anchors: Mapping[int, np.ndarray], axi
 
 
 def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: Stepper, axis: int = 0,
-              stop_fraction: float = 0.02, tail_fraction: float = 0.6, regrowth: float = 0.2,
+              stop_fraction: float = 0.02, tail_fraction: float = 0.6, regrowth: float = 0.2, continuity: float = 0.5,
               verification=None, progress: Progress | None = None, cancel: Cancel | None = None) -> PropagationResult:
     """Propagate the labels of ``anchors`` (slice index → label slice) through ``volume`` (normalised to [0, 1]).
 
@@ -143,7 +165,8 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
             towards_anchor = 0 <= neighbour < len(order)
             limit = order[neighbour] if towards_anchor else (-1 if direction < 0 else count)
             # Between two drawn slices the structure is known to go on, narrowing and widening as it may.
-            walk = _Walk(anchor_area, stop_fraction, tail_fraction, math.inf if towards_anchor else regrowth)
+            walk = _Walk(anchor_area, start_label.argmax(0), stop_fraction, tail_fraction,
+                         math.inf if towards_anchor else regrowth, continuity)
             current = start_label
             if verification is not None:
                 verification.start(anchor, start_label)
