@@ -68,7 +68,8 @@ def _one_hot(label: np.ndarray, values: list[int]) -> np.ndarray:
 
 @dataclass
 class _Walk:
-    """One walk from an anchor in one direction: which segments still travel, and the smallest area each met."""
+    """One walk from an anchor in one direction: which segments still travel, where they lay on the slice before,
+    and the smallest area each met."""
 
     anchor_area: np.ndarray  # per class, on the anchor
     previous: np.ndarray  # the winning class per pixel on the slice before (first the anchor)
