@@ -134,6 +134,36 @@ def test_a_look_alike_coming_into_reach_as_a_separate_piece_is_left_out():
     np.testing.assert_array_equal(unchecked.label, claimed)
 
 
+def test_a_look_alike_reached_through_a_narrow_strip_is_cut_off():
+    # From slice 8 on the matcher runs from the organ (a disk of radius 12) along a 3-pixel strip onto a touching
+    # look-alike: one piece with the organ, so only the neck rule can tell them apart.
+    rows, columns = np.mgrid[:64, :72]
+    disk = ((rows - 32) ** 2 + (columns - 30) ** 2 <= 144).astype(np.uint8)
+    organ = np.stack([disk if 2 <= k < 18 else np.zeros_like(disk) for k in range(20)])
+    claimed = organ.copy()
+    look_alike = ((rows - 32) ** 2 + (columns - 60) ** 2 <= 49) | ((abs(rows - 32) <= 1) & (columns >= 40))
+    claimed[8:18] |= look_alike.astype(np.uint8)
+    result = propagate(np.zeros(organ.shape, np.float32), {5: organ[5]}, OracleStepper(claimed, [1]))
+    assert not result.label[:, :, 46:].any()  # neither the look-alike nor most of the strip
+    assert (result.label >= organ).all()  # the organ itself is whole
+    # Without the rule the look-alike is taken with the organ.
+    unchecked = propagate(np.zeros(organ.shape, np.float32), {5: organ[5]}, OracleStepper(claimed, [1]), neck=0.0)
+    np.testing.assert_array_equal(unchecked.label, claimed)
+
+
+def test_a_piece_thin_all_through_is_still_followed():
+    # Towards its end a thick disk splits into a small round lobe and a 3-pixel band: the band has no body to be
+    # cut from, so it stays.
+    rows, columns = np.mgrid[:64, :64]
+    disk = ((rows - 32) ** 2 + (columns - 32) ** 2 <= 144).astype(np.uint8)
+    band = (abs(rows - 23) <= 1) & (abs(columns - 32) <= 6)
+    lobe = (rows - 38) ** 2 + (columns - 32) ** 2 <= 16
+    tail = (band | lobe).astype(np.uint8)
+    organ = np.stack([tail] * 3 + [disk] * 6 + [np.zeros_like(disk)])
+    result = propagate(np.zeros(organ.shape, np.float32), {6: organ[6]}, OracleStepper(organ, [1]))
+    np.testing.assert_array_equal(result.label, organ)
+
+
 def test_a_structure_moving_fast_between_thick_slices_is_still_followed():
     # A small disk moving 5 pixels per slice overlaps its previous position by little, but it is the only piece.
     rows, columns = np.mgrid[:40, :64]

@@ -15,6 +15,11 @@ walks the volume from every anchor slice in both directions:
   ``continuity`` of its area lies on that segment in the slice before, or if it is the piece that overlaps it most
   (so that a structure moving fast between thick slices is still followed). A look-alike that comes into the
   matcher's reach as a separate piece — the spleen beside the left kidney, the kidney below the spleen — is left out;
+* a structure does not squeeze through a neck: a part of a segment joined to its body only by a strip narrower than
+  ``neck`` × the segment's thickness on the anchor (twice its largest inscribed radius) is cut off at the strip, and
+  what lies beyond must then continue from the slice before like any other piece. The label walks onto a touching
+  neighbour of the same intensity — liver onto heart or bowel — through such strips; a piece that is thin all
+  through (an organ's tip) has no body to be cut from and is left to the continuity rule;
 * anchors are returned exactly as drawn; several segments travel in one pass (one-hot labels);
 * any axis can be the slice axis.
 """
@@ -77,18 +82,25 @@ class _Walk:
     tail_fraction: float
     regrowth: float
     continuity: float
+    neck: float
     alive: np.ndarray = field(init=False)
     smallest: np.ndarray = field(init=False)
+    neck_radius: dict[int, float] = field(init=False)  # per class: half the narrowest strip a segment may run through
 
     def __post_init__(self):
         self.alive = self.anchor_area > 0
         self.alive[0] = True
         self.smallest = self.anchor_area.copy()
+        self.neck_radius = {int(value): self.neck * float(ndimage.distance_transform_edt(self.previous == value).max())
+                            for value in np.unique(self.previous) if value != 0}
 
     def sharpen(self, probabilities: np.ndarray) -> np.ndarray:
         """Hard one-hot of the argmax without the pieces that jumped, and with segments that vanished or grew back
         switched off for good."""
-        winner = _continuing_pieces(probabilities.argmax(0), self.previous, self.continuity)
+        winner = probabilities.argmax(0)
+        for value, radius in self.neck_radius.items():
+            winner[(winner == value) & ~_without_necks(winner == value, radius)] = 0
+        winner = _continuing_pieces(winner, self.previous, self.continuity)
         area = np.bincount(winner.ravel(), minlength=len(probabilities)).astype(float)
         vanished = area < np.maximum(self.stop_fraction * self.anchor_area, 1.0)
         grew_back = ((self.smallest < self.tail_fraction * self.anchor_area)
@@ -99,6 +111,23 @@ class _Walk:
         winner[~self.alive[winner]] = 0
         self.previous = winner
         return np.eye(len(probabilities), dtype=np.float32)[winner].transpose(2, 0, 1)
+
+
+def _without_necks(mask: np.ndarray, radius: float) -> np.ndarray:
+    """``mask`` without the strips narrower than ``2 × radius`` that join parts of a piece to its body (the pixels
+    farther than ``radius`` from the mask's opening by a disk of that radius); pieces thin all through stay whole."""
+    if radius < 1 or not mask.any():
+        return mask
+    body = ndimage.distance_transform_edt(mask) > radius
+    if not body.any():
+        return mask
+    opened = ndimage.distance_transform_edt(~body) <= radius
+    kept = mask & (ndimage.distance_transform_edt(~opened) <= radius)
+    pieces, count = ndimage.label(mask)
+    has_body = np.zeros(count + 1, dtype=bool)
+    has_body[np.unique(pieces[body])] = True
+    has_body[0] = True
+    return kept | (mask & ~has_body[pieces])
 
 
 def _continuing_pieces(winner: np.ndarray, previous: np.ndarray, continuity: float) -> np.ndarray:
@@ -139,7 +168,8 @@ def check_anchors(shape: tuple[int, ...], anchors: Mapping[int, np.ndarray], axi
 
 def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: Stepper, axis: int = 0,
               stop_fraction: float = 0.02, tail_fraction: float = 0.6, regrowth: float = 0.2, continuity: float = 0.5,
-              verification=None, progress: Progress | None = None, cancel: Cancel | None = None) -> PropagationResult:
+              neck: float = 0.2, verification=None, progress: Progress | None = None,
+              cancel: Cancel | None = None) -> PropagationResult:
     """Propagate the labels of ``anchors`` (slice index → label slice) through ``volume`` (normalised to [0, 1]).
 
     ``axis`` is the array axis the slices are taken along (0 = k, the acquisition slices). Raises
@@ -167,7 +197,7 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
             limit = order[neighbour] if towards_anchor else (-1 if direction < 0 else count)
             # Between two drawn slices the structure is known to go on, narrowing and widening as it may.
             walk = _Walk(anchor_area, start_label.argmax(0), stop_fraction, tail_fraction,
-                         math.inf if towards_anchor else regrowth, continuity)
+                         math.inf if towards_anchor else regrowth, continuity, neck)
             current = start_label
             if verification is not None:
                 verification.start(anchor, start_label)
