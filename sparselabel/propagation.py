@@ -118,16 +118,23 @@ def _without_necks(mask: np.ndarray, radius: float) -> np.ndarray:
     farther than ``radius`` from the mask's opening by a disk of that radius); pieces thin all through stay whole."""
     if radius < 1 or not mask.any():
         return mask
-    body = ndimage.distance_transform_edt(mask) > radius
+    # Every distance needed is found inside the mask's bounding box and a one-pixel margin (the opening lies inside
+    # the mask): work there. The image's own edge is no margin, as without the crop.
+    rows, columns = (np.flatnonzero(mask.any(axis)) for axis in (1, 0))
+    box = (slice(max(rows[0] - 1, 0), rows[-1] + 2), slice(max(columns[0] - 1, 0), columns[-1] + 2))
+    inside = mask[box]
+    body = ndimage.distance_transform_edt(inside) > radius
     if not body.any():
         return mask
     opened = ndimage.distance_transform_edt(~body) <= radius
-    kept = mask & (ndimage.distance_transform_edt(~opened) <= radius)
-    pieces, count = ndimage.label(mask)
+    kept = inside & (ndimage.distance_transform_edt(~opened) <= radius)
+    pieces, count = ndimage.label(inside)
     has_body = np.zeros(count + 1, dtype=bool)
     has_body[np.unique(pieces[body])] = True
     has_body[0] = True
-    return kept | (mask & ~has_body[pieces])
+    result = np.zeros_like(mask)
+    result[box] = kept | (inside & ~has_body[pieces])
+    return result
 
 
 def _continuing_pieces(winner: np.ndarray, previous: np.ndarray, continuity: float) -> np.ndarray:
