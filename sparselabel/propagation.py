@@ -95,11 +95,12 @@ class _Walk:
                             for value in np.unique(self.previous) if value != 0}
 
     def sharpen(self, probabilities: np.ndarray) -> np.ndarray:
-        """Hard one-hot of the argmax without the pieces that jumped, and with segments that vanished or grew back
-        switched off for good."""
+        """Hard one-hot of the argmax without what ran through a neck or jumped, and with segments that vanished or
+        grew back switched off for good."""
         winner = probabilities.argmax(0)
         for value, radius in self.neck_radius.items():
-            winner[(winner == value) & ~_without_necks(winner == value, radius)] = 0
+            segment = winner == value
+            winner[segment & ~_without_necks(segment, radius)] = 0
         winner = _continuing_pieces(winner, self.previous, self.continuity)
         area = np.bincount(winner.ravel(), minlength=len(probabilities)).astype(float)
         vanished = area < np.maximum(self.stop_fraction * self.anchor_area, 1.0)
