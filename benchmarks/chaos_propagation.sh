@@ -3,7 +3,7 @@
 #   benchmarks/chaos_propagation.sh DATA_DIR OUT_DIR
 # DATA_DIR holds images/ and labels/ (e.g. ../shared/data/chaos_mr_t2spir). Writes into OUT_DIR:
 #   tta.json         ours with test-time adaptation on each volume (60 s), and the baselines copy, demons, raw
-#   fold-a.json/-b   ours with a network trained (1800 steps, about 10 min on 2 CPU cores, no labels) on the
+#   fold-a.json/-b   ours with a network trained (1800 steps, 10–20 min on 2 CPU cores, no labels) on the
 #                    other half of the volumes
 set -euo pipefail
 data="${1:?usage: $0 DATA_DIR OUT_DIR}"

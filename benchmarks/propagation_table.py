@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/propagation_table.py --drawn REPORT.json... [--names 1=liver,4=spleen]
 
 Rows: each method of ``tta.json`` (ours with test-time adaptation, and the baselines), then ours with a trained
-network, pooled from ``fold-a.json`` and ``fold-b.json`` (each case scored by the network that never saw it).
+network, pooled from ``fold-a.json`` and ``fold-b.json`` (each case scored by the network that never saw it);
+either kind of report may be missing, not both.
 With ``--drawn``: Dice and HD95 per structure and method against the number of slices drawn, one column per
 report of ``evaluate propagation --slices N``.
 """
@@ -57,13 +58,19 @@ def main() -> int:
         parser.error("give OUT_DIR or --drawn REPORT.json...")
     folder = Path(args.folder)
     rows: dict[str, list[dict]] = {}
-    tta = json.loads((folder / "tta.json").read_text())
-    for method, summary in tta["methods"].items():
-        rows["ours, test-time adaptation" if method == "ours" else method] = summary["per_case"]
+    reports = []
+    if (folder / "tta.json").is_file():
+        reports.append(json.loads((folder / "tta.json").read_text()))
+        for method, summary in reports[0]["methods"].items():
+            rows["ours, test-time adaptation" if method == "ours" else method] = summary["per_case"]
     folds = [json.loads(p.read_text()) for p in sorted(folder.glob("fold-*.json"))]
     if folds:
         rows["ours, trained on the other half"] = [r for f in folds for r in f["methods"]["ours"]["per_case"]]
-    print(f"{tta['cases']} volumes, anchor: {tta['anchor']} slice, one anchor per structure\n")
+    if not rows:
+        parser.error(f"{folder} holds neither tta.json nor fold-*.json")
+    cases = len({r["case"] for per_case in rows.values() for r in per_case})
+    anchor = (reports or folds)[0]["anchor"]
+    print(f"{cases} volumes, anchor: {anchor} slice, one anchor per structure\n")
     print("| structure | method | Dice | HD95 (mm) | ASSD (mm) | RAVD (%) | propagation s |")
     print("|---|---|---|---|---|---|---|")
     for structure, name in names.items():
