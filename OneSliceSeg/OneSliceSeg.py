@@ -77,6 +77,7 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self._jobs = None
+        self._propagating = False  # whether the running job is a propagation (see _setBusy)
         self._suggestions = []  # (slice index, RAS) to step through, and what they were computed for
         self._suggestedFor = None
 
@@ -170,35 +171,50 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.trainButton.enabled = not busy
         self.ui.cancelButton.enabled = busy
         self.ui.progressBar.visible = busy
+        # A propagation's result replaces the segments read at its start: nothing may be painted or swapped
+        # meanwhile. Training touches no segment, so painting goes on while a network trains.
+        locked = busy and self._propagating
+        for widget in (self.ui.inputVolumeSelector, self.ui.segmentationSelector, self.ui.embeddedSegmentEditorWidget):
+            widget.enabled = not locked
 
     def onCreateSegmentation(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to create the segmentation."), waitCursor=True):
             self._parameterNode.segmentation = self.logic.createSegmentation(self._parameterNode.inputVolume)
 
     def onSuggestSlice(self) -> None:
-        """Move the slice views to the suggested slice; with several slices to paint, to the next of them."""
+        """Move the slice views to the suggested slice; with several slices to paint, to the next of them. The
+        suggestions are computed on the worker thread the first time, then reused while nothing changed."""
         with slicer.util.tryWithErrorDisplay(_("Failed to suggest a slice."), waitCursor=True):
             if not self._ensureDependencies():
                 return
             volumeNode, count = self._parameterNode.inputVolume, self._parameterNode.slicesToPaint
             key = (volumeNode.GetID(), volumeNode.GetMTime(), count, str(self._checkpoint()))
-            if key != self._suggestedFor:
-                self._suggestions = self.logic.suggestSlices(volumeNode, self._checkpoint(), count)
-                self._suggestedFor = key
-            index, ras = self._suggestions.pop(0)
-            self._suggestions.append((index, ras))  # pressing again goes on to the next one, round and round
-            layoutManager = slicer.app.layoutManager()
-            if layoutManager is not None:  # absent with --no-main-window
-                for name in layoutManager.sliceViewNames():
-                    layoutManager.sliceWidget(name).sliceLogic().GetSliceNode().JumpSliceByOffsetting(*ras)
-            if count == 1:
-                self.ui.statusLabel.text = _("Suggested slice {index}: paint the structure on it (or on any other "
-                                             "slice), then press Propagate.").format(index=index)
-            else:
-                allSlices = ", ".join(str(i) for i in sorted(i for i, _ras in self._suggestions))
-                self.ui.statusLabel.text = _("Suggested slices {all}; now on slice {index}. Paint the structure on "
-                                             "each (Suggest slice moves to the next), then press Propagate.").format(
-                                                 all=allSlices, index=index)
+            if key == self._suggestedFor:
+                self._showNextSuggestion(count)
+                return
+
+            def finished(suggestions):
+                self._suggestions, self._suggestedFor = suggestions, key
+                self._showNextSuggestion(count)
+
+            self._propagating = False
+            self._jobs.start(self.logic.suggestionJob(volumeNode, self._checkpoint(), count), finished)
+
+    def _showNextSuggestion(self, count: int) -> None:
+        index, ras = self._suggestions.pop(0)
+        self._suggestions.append((index, ras))  # pressing again goes on to the next one, round and round
+        layoutManager = slicer.app.layoutManager()
+        if layoutManager is not None:  # absent with --no-main-window
+            for name in layoutManager.sliceViewNames():
+                layoutManager.sliceWidget(name).sliceLogic().GetSliceNode().JumpSliceByOffsetting(*ras)
+        if count == 1:
+            self.ui.statusLabel.text = _("Suggested slice {index}: paint the structure on it (or on any other "
+                                         "slice), then press Propagate.").format(index=index)
+        else:
+            allSlices = ", ".join(str(i) for i in sorted(i for i, _ras in self._suggestions))
+            self.ui.statusLabel.text = _("Suggested slices {all}; now on slice {index}. Paint the structure on "
+                                         "each (Suggest slice moves to the next), then press Propagate.").format(
+                                             all=allSlices, index=index)
 
     def _checkpoint(self):
         if self._parameterNode.modelSource == CHECKPOINT and self._parameterNode.checkpointPath != pathlib.Path():
@@ -221,6 +237,7 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 self.logic.writePropagatedSegments(segmentation, volume, painted, labelImage)
                 self.ui.statusLabel.text = self.logic.describeRun(record)
 
+            self._propagating = True
             self._jobs.start(self.logic.propagationJob(painted, options), finished)
 
     def onTrain(self) -> None:
@@ -241,6 +258,7 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 self._parameterNode.modelSource = CHECKPOINT
                 self.ui.statusLabel.text = _("Trained network saved to {path}; it is now selected.").format(path=path)
 
+            self._propagating = False
             self._jobs.start(self.logic.trainingJob(folder, pathlib.Path(target)), finished)
 
     def onCancel(self) -> None:
@@ -315,18 +333,15 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
     def suggestSlices(self, volumeNode, checkpoint=None, count=1):
         """``count`` slices to paint (along k, one per cluster of similar slices), each with the RAS position of
         its centre, in slice order."""
-        import numpy as np
-
         from sparselabel import mrml
-        from sparselabel.one_slice import suggest_slices
 
-        image = mrml.volume_node_to_image(volumeNode)
-        toRas = image.geometry.ijk_to_ras()
-        suggestions = []
-        for index in suggest_slices(image, axis=0, model=checkpoint, count=count):
-            centre = np.array([(image.shape[2] - 1) / 2, (image.shape[1] - 1) / 2, index, 1.0])
-            suggestions.append((index, tuple((toRas @ centre)[:3])))
-        return suggestions
+        return _suggestSlices(mrml.volume_node_to_image(volumeNode), checkpoint, count)
+
+    def suggestionJob(self, volumeNode, checkpoint=None, count=1):
+        """:meth:`suggestSlices` on the worker thread (the volume is read here); the job's result is the list."""
+        from sparselabel import mrml
+
+        return self._runner.submit(_suggestSlices, mrml.volume_node_to_image(volumeNode), checkpoint, count)
 
     def propagationOptions(self, checkpoint=None, adaptationSeconds=60.0):
         from sparselabel.one_slice import PropagationOptions
@@ -375,15 +390,32 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
         return text + "."
 
 
+def _suggestSlices(image, checkpoint, count, progress=None, cancel=None):
+    """Body of :meth:`OneSliceSegLogic.suggestSlices` (no MRML): (slice index, RAS of its centre) per suggestion."""
+    import numpy as np
+
+    from sparselabel.one_slice import suggest_slices
+
+    toRas = image.geometry.ijk_to_ras()
+    suggestions = []
+    for index in suggest_slices(image, axis=0, model=checkpoint, count=count):
+        centre = np.array([(image.shape[2] - 1) / 2, (image.shape[1] - 1) / 2, index, 1.0])
+        suggestions.append((index, tuple((toRas @ centre)[:3])))
+    return suggestions
+
+
 def _trainOnFolder(folder, checkpointPath, seconds, progress=None, cancel=None):
     """Worker-thread body of :meth:`OneSliceSegLogic.trainingJob` (files only, no MRML)."""
     from sparselabel.devices import select_device
+    from sparselabel.errors import CancelledError
     from sparselabel.propagator_checkpoint import save_checkpoint
     from sparselabel.propagator_training import load_training_volumes, train_propagator
 
     volumes = load_training_volumes([folder], lambda reason: logging.warning("OneSliceSeg training skips %s", reason))
     result = train_propagator([v for _, v in volumes], time_budget=seconds, device=select_device("auto"),
                               progress=progress, cancel=cancel)
+    if cancel is not None and cancel():
+        raise CancelledError("training cancelled; no network was saved")
     save_checkpoint(result.network, checkpointPath, {"volumes": [p.name for p, _ in volumes], "steps": result.steps,
                                                      "seconds": round(result.seconds, 1)})
     return checkpointPath
@@ -423,6 +455,9 @@ class OneSliceSegTest(ScriptedLoadableModuleTest):
         self.assertTrue(0 <= index < image.shape[0])
         several = [i for i, _ras in logic.suggestSlices(volumeNode, count=3)]
         self.assertEqual(len(set(several)), 3)
+        job = logic.suggestionJob(volumeNode, count=3)  # what the Suggest slice button runs, off the GUI thread
+        self.assertTrue(job.wait(120))
+        self.assertEqual([i for i, _ras in job.result], several)
 
         self.delayDisplay("Painting the liver on one slice")
         liver = label.array == 1

@@ -75,6 +75,20 @@ def test_raw_baseline_along_another_axis(phantom):
     np.testing.assert_array_equal(result.array[:, anchor], drawn[:, anchor])
 
 
+def test_segments_drawn_on_different_slices_keep_what_was_drawn(phantom):
+    # The same structure named twice, on two slices: each segment's walk reaches the other's drawn slice.
+    image, label = phantom
+    liver = np.flatnonzero((label.array == 1).any((1, 2)))
+    first, second = int(liver[len(liver) // 3]), int(liver[2 * len(liver) // 3])
+    drawn = np.zeros_like(label.array)
+    drawn[first] = np.where(label.array[first] == 1, 1, 0)
+    drawn[second] = np.where(label.array[second] == 1, 2, 0)
+    result, _ = propagate_label(image, label.with_array(drawn), PropagationOptions(method="copy"))
+    for index in (first, second):
+        painted = drawn[index] != 0
+        np.testing.assert_array_equal(result.array[index][painted], drawn[index][painted])
+
+
 def test_several_drawn_slices_are_all_anchors(phantom):
     _, label = phantom
     drawn = np.zeros_like(label.array)

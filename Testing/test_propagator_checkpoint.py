@@ -66,3 +66,15 @@ def test_other_versions_and_other_files_are_refused(tmp_path, monkeypatch):
     torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
     with pytest.raises(UserInputError, match="not a SparseLabel propagation checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+@pytest.mark.parametrize("damage, named", [(lambda p: p["config"].update(window=4), "odd number"),
+                                           (lambda p: p.update(training=[1, 2]), "do not fit"),
+                                           (lambda p: p["state_dict"].popitem(), "do not fit")])
+def test_a_damaged_checkpoint_is_explained(tmp_path, damage, named):
+    path = save_checkpoint(ReconstructionNetwork(TINY), tmp_path / "damaged.pt")
+    payload = torch.load(path, weights_only=True)
+    damage(payload)
+    torch.save(payload, path)
+    with pytest.raises(UserInputError, match=rf"damaged\.pt: .*{named}"):
+        load_checkpoint(path)

@@ -64,3 +64,20 @@ def test_empty_segment_and_missing_inputs_are_explained(painted, mrml_scene):
     empty = mrml.new_segmentation_node(mrml_scene, volume, "nothing")
     with pytest.raises(UserInputError, match="has no segments"):
         read_painted_segments(volume, empty)
+
+
+def test_overlapping_segments_are_refused_and_left_as_they_are(painted):
+    volume, segmentation, drawn = painted
+    liver_id = next(iter(drawn))
+    anchor, slice_mask, _ = drawn[liver_id]
+    rows, columns = np.nonzero(slice_mask)
+    lesion = np.zeros(mrml.volume_node_to_image(volume).shape, np.uint8)
+    lesion[anchor, rows[len(rows) // 2], columns[len(columns) // 2]] = 1  # a lesion drawn inside the liver
+    lesion_id = mrml.add_segment(segmentation, "lesion")
+    mrml.write_segment(segmentation, lesion_id, lesion, volume)
+    before = {s: mrml.segment_array(segmentation, s, volume) for s in (*drawn, lesion_id)}
+    assert before[liver_id][anchor].sum() == slice_mask.sum()  # the segmentation holds the overlap
+    with pytest.raises(UserInputError, match="'lesion' overlaps segment 'liver'"):
+        read_painted_segments(volume, segmentation)
+    for segment_id, mask in before.items():
+        np.testing.assert_array_equal(mrml.segment_array(segmentation, segment_id, volume), mask)

@@ -125,6 +125,9 @@ def propagate_label(image: Image, label: Image, options: PropagationOptions | No
         seconds += result.seconds
         grouped = keep_largest_component(result.label, group, axis) if options.largest_component else result.label
         output[(output == 0) & (grouped != 0)] = grouped[(output == 0) & (grouped != 0)]
+    # Another group's walk may have reached a slice drawn for a different segment: what was drawn wins there.
+    for index, drawn in anchors.items():
+        np.moveaxis(output, axis, 0)[index][drawn != 0] = drawn[drawn != 0]
     record.update({"method": options.method, "axis": axis, "anchors": sorted(anchors),
                    "propagation_seconds": round(seconds, 3),
                    "total_seconds": round(time.perf_counter() - start, 3)})

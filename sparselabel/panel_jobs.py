@@ -68,7 +68,8 @@ class JobPanel:
         self.timer.stop()
         self.job = None
         self.set_busy(False)
-        if isinstance(job.error, CancelledError):
+        # A cancel that came after the job's last look at it still leaves everything as it was.
+        if isinstance(job.error, CancelledError) or (job.error is None and job.cancelled):
             self.status_label.text = self.cancelled_text
         elif isinstance(job.error, UserInputError):
             slicer.util.errorDisplay(str(job.error))

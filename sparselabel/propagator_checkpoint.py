@@ -63,9 +63,13 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tup
                              f"{payload.get('sparselabel_version')}); this SparseLabel reads format {FORMAT_VERSION}: "
                              "train the network again")
     try:
-        network = ReconstructionNetwork(ReconstructionConfig.from_dict(payload["config"]))
+        config = ReconstructionConfig.from_dict(payload["config"])
+        if config.window < 1 or config.window % 2 == 0:
+            raise ValueError(f"attention window {config.window}, expected an odd number of cells")
+        network = ReconstructionNetwork(config)
         network.load_state_dict(payload["state_dict"])
+        training = dict(payload.get("training", {}))
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise UserInputError(f"{path}: the stored weights do not fit the network ({str(error).splitlines()[0][:120]})"
                              ) from None
-    return network.to(device).eval(), dict(payload.get("training", {}))
+    return network.to(device).eval(), training

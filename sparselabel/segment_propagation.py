@@ -43,11 +43,18 @@ def read_painted_segments(volume_node, segmentation_node, segment_ids: Sequence[
         raise UserInputError(f"volume '{volume_node.GetName()}' has a single slice; propagation needs a 3D volume")
     label = np.zeros(volume.shape, dtype=np.uint8 if len(ids) < 255 else np.uint16)
     empty = []
+    names = [segmentation_node.GetSegmentation().GetSegment(segment_id).GetName() for segment_id in ids]
     for value, segment_id in enumerate(ids, start=1):
         mask = mrml.segment_array(segmentation_node, segment_id, volume_node) > 0
         if not mask.any():
-            empty.append(segmentation_node.GetSegmentation().GetSegment(segment_id).GetName())
-        label[mask & (label == 0)] = value
+            empty.append(names[value - 1])
+        # One label value per voxel: overlapping segments would lose voxels on the way back.
+        shared = np.unique(label[mask & (label != 0)])
+        if shared.size:
+            raise UserInputError(f"segment '{names[value - 1]}' overlaps segment '{names[shared[0] - 1]}'; "
+                                 "propagation needs segments that do not overlap — propagate them from separate "
+                                 "segmentations")
+        label[mask] = value
     if len(empty) == len(ids):
         raise UserInputError(f"segment(s) {', '.join(empty)} are empty: paint the structure on one slice first")
     if empty:
