@@ -234,7 +234,7 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 labelImage, record = result
                 # One undo step in the Segment Editor reverts the whole propagation.
                 self.ui.embeddedSegmentEditorWidget.saveStateForUndo()
-                self.logic.writePropagatedSegments(segmentation, volume, painted, labelImage)
+                self.logic.writePropagatedSegments(segmentation, volume, painted, labelImage, record["axis"])
                 self.ui.statusLabel.text = self.logic.describeRun(record)
 
             self._propagating = True
@@ -353,10 +353,10 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
 
         return read_painted_segments(volumeNode, segmentationNode, segmentIds)
 
-    def writePropagatedSegments(self, segmentationNode, volumeNode, painted, labelImage) -> None:
+    def writePropagatedSegments(self, segmentationNode, volumeNode, painted, labelImage, axis=None) -> None:
         from sparselabel.segment_propagation import write_propagated_segments
 
-        write_propagated_segments(segmentationNode, volumeNode, painted, labelImage)
+        write_propagated_segments(segmentationNode, volumeNode, painted, labelImage, axis)
 
     def propagate(self, volumeNode, segmentationNode, options=None) -> dict:
         """Blocking propagation for scripts and tests: every painted segment is propagated and written back."""
@@ -364,7 +364,7 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
 
         painted = self.readPaintedSegments(volumeNode, segmentationNode)
         labelImage, record = propagate_segments(painted, options)
-        self.writePropagatedSegments(segmentationNode, volumeNode, painted, labelImage)
+        self.writePropagatedSegments(segmentationNode, volumeNode, painted, labelImage, record["axis"])
         return record
 
     def stopWorker(self) -> None:

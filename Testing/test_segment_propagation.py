@@ -81,3 +81,36 @@ def test_overlapping_segments_are_refused_and_left_as_they_are(painted):
         read_painted_segments(volume, segmentation)
     for segment_id, mask in before.items():
         np.testing.assert_array_equal(mrml.segment_array(segmentation, segment_id, volume), mask)
+
+
+def test_propagating_again_starts_from_the_drawn_slices_and_a_correction(painted):
+    volume, segmentation, drawn = painted
+    options = PropagationOptions(method="raw")
+    first = read_painted_segments(volume, segmentation)
+    result, _ = propagate_segments(first, options)
+    write_propagated_segments(segmentation, volume, first, result)
+    after_first = {s: mrml.segment_array(segmentation, s, volume) for s in drawn}
+
+    again = read_painted_segments(volume, segmentation)  # nothing changed: only the drawn slices are anchors
+    np.testing.assert_array_equal(again.label.array, first.label.array)
+    result, _ = propagate_segments(again, options)
+    write_propagated_segments(segmentation, volume, again, result)
+    for segment_id, mask in after_first.items():
+        np.testing.assert_array_equal(mrml.segment_array(segmentation, segment_id, volume), mask)
+
+    liver_id = next(iter(drawn))
+    anchor, slice_mask, truth = drawn[liver_id]
+    corrected = after_first[liver_id].copy()
+    slices = np.flatnonzero(truth.any((1, 2)))
+    fixed = int(slices[-2])  # the user redraws a slice near the liver's end as it truly is
+    corrected[fixed] = truth[fixed]
+    mrml.write_segment(segmentation, liver_id, corrected, volume)
+    third = read_painted_segments(volume, segmentation)
+    liver_value = third.segment_ids.index(liver_id) + 1
+    assert np.flatnonzero((third.label.array == liver_value).any((1, 2))).tolist() == sorted({anchor, fixed})
+    result, record = propagate_segments(third, options)
+    assert fixed in record["anchors"]
+    write_propagated_segments(segmentation, volume, third, result)
+    liver = mrml.segment_array(segmentation, liver_id, volume)
+    np.testing.assert_array_equal(liver[fixed], truth[fixed])
+    np.testing.assert_array_equal(liver[anchor], slice_mask)

@@ -227,15 +227,26 @@ def label_image_to_segmentation(scene, label: Image, reference_volume, name: str
     return segmentation_node
 
 
-def _label_value_tag(segment) -> int | None:
+def segment_tag(segmentation_node, segment_id: str, name: str) -> str | None:
+    """The segment's tag ``name`` (tags are saved with the segmentation), or None when it has none."""
+    return _tag(_require_segment(segmentation_node, segment_id), name)
+
+
+def set_segment_tag(segmentation_node, segment_id: str, name: str, value: str) -> None:
+    _require_segment(segmentation_node, segment_id).SetTag(name, value)
+
+
+def _tag(segment, name: str) -> str | None:
     import vtk
 
     value = vtk.reference("")
-    if not segment.GetTag(LABEL_VALUE_TAG, value):
-        return None
+    return value.get() if segment.GetTag(name, value) else None
+
+
+def _label_value_tag(segment) -> int | None:
     try:
-        return int(value.get())
-    except ValueError:
+        return int(_tag(segment, LABEL_VALUE_TAG))
+    except (TypeError, ValueError):
         return None
 
 

@@ -14,10 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import mrml
+from .drawn_slices import drawn_part, drawn_record
 from .errors import UserInputError
 from .image import Image
-from .one_slice import PropagationOptions, propagate_label
+from .one_slice import PropagationOptions, infer_axis, propagate_label
 from .propagation import Cancel, Progress
+
+DRAWN_SLICES_TAG = "SparseLabel.DrawnSlices"  # see drawn_slices.py
 
 
 @dataclass
@@ -30,7 +33,8 @@ class PaintedSegments:
 
 
 def read_painted_segments(volume_node, segmentation_node, segment_ids: Sequence[str] | None = None) -> PaintedSegments:
-    """The volume and the painted slices of ``segment_ids`` (default: every segment) on the volume's grid."""
+    """The volume and the painted slices of ``segment_ids`` (default: every segment) on the volume's grid; of a
+    segment propagated before, only the slices the user drew or changed since."""
     if volume_node is None:
         raise UserInputError("select a volume to segment")
     if segmentation_node is None:
@@ -45,7 +49,8 @@ def read_painted_segments(volume_node, segmentation_node, segment_ids: Sequence[
     empty = []
     names = [segmentation_node.GetSegmentation().GetSegment(segment_id).GetName() for segment_id in ids]
     for value, segment_id in enumerate(ids, start=1):
-        mask = mrml.segment_array(segmentation_node, segment_id, volume_node) > 0
+        mask = drawn_part(mrml.segment_array(segmentation_node, segment_id, volume_node) > 0,
+                          mrml.segment_tag(segmentation_node, segment_id, DRAWN_SLICES_TAG))
         if not mask.any():
             empty.append(names[value - 1])
         # One label value per voxel: overlapping segments would lose voxels on the way back.
@@ -68,7 +73,13 @@ def propagate_segments(painted: PaintedSegments, options: PropagationOptions | N
     return propagate_label(painted.volume, painted.label, options, progress, cancel)
 
 
-def write_propagated_segments(segmentation_node, volume_node, painted: PaintedSegments, result: Image) -> None:
-    """Replace each segment with its propagated voxels (the painted slices are part of the result, unchanged)."""
+def write_propagated_segments(segmentation_node, volume_node, painted: PaintedSegments, result: Image,
+                              axis: int | None = None) -> None:
+    """Replace each segment with its propagated voxels (the painted slices are part of the result, unchanged) and
+    remember which slices were drawn along ``axis`` (default: the one they were drawn along)."""
+    axis = infer_axis(painted.label.array) if axis is None else axis
     for value, segment_id in enumerate(painted.segment_ids, start=1):
-        mrml.write_segment(segmentation_node, segment_id, (result.array == value).astype(np.uint8), volume_node)
+        mask = (result.array == value).astype(np.uint8)
+        mrml.write_segment(segmentation_node, segment_id, mask, volume_node)
+        mrml.set_segment_tag(segmentation_node, segment_id, DRAWN_SLICES_TAG,
+                             drawn_record(mask, painted.label.array == value, axis))
