@@ -7,6 +7,7 @@ import pytest
 
 from sparselabel import phantoms
 from sparselabel.errors import UserInputError
+from sparselabel.image import Geometry, Image
 from sparselabel.intensity import normalise
 from sparselabel.metrics import dice
 from sparselabel.one_slice import PropagationOptions, anchors_from_label, infer_axis, propagate_label, suggest_slice
@@ -120,6 +121,13 @@ def test_bad_volumes_and_labels_are_explained(phantom):
         propagate_label(image, label.with_array(np.zeros_like(drawn)), PropagationOptions(method="copy"))
     with pytest.raises(UserInputError, match="method 'magic': unknown"):
         PropagationOptions(method="magic")
+    shifted = Image(drawn, Geometry(image.spacing, tuple(o + 10 for o in image.geometry.origin),
+                                    image.geometry.direction))
+    with pytest.raises(UserInputError, match="not lie on the volume's voxel grid: origin"):
+        propagate_label(image, shifted, PropagationOptions(method="copy"))
+    smaller = Image(drawn[:-1], image.geometry)
+    with pytest.raises(UserInputError, match="voxel grid: size 80×80×27 vs 80×80×28 voxels"):
+        propagate_label(image, smaller, PropagationOptions(method="copy"))
 
 
 def test_training_volumes_skip_unreadable_files(phantom, tmp_path):

@@ -13,9 +13,14 @@ from pathlib import Path
 
 
 def _default_mode() -> int:
+    # The umask can only be read by setting it; done once, at import, so that no other thread (Slicer's GUI while
+    # a worker saves a checkpoint) ever creates a file under the temporary one.
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+_FILE_MODE = _default_mode()
 
 
 @contextmanager
@@ -31,7 +36,7 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     os.close(descriptor)
     try:
         yield Path(temporary)
-        os.chmod(temporary, _default_mode())  # mkstemp makes owner-only files; keep the usual permissions
+        os.chmod(temporary, _FILE_MODE)  # mkstemp makes owner-only files; keep the usual permissions
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

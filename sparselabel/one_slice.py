@@ -104,8 +104,9 @@ def propagate_label(image: Image, label: Image, options: PropagationOptions | No
     options = options or PropagationOptions()
     if image.geometry.dim != 3:
         raise UserInputError(f"propagation needs a 3D volume; got a {image.geometry.dim}D image")
-    if label.shape != image.shape:
-        raise UserInputError(f"label size {label.shape} does not match volume size {image.shape}")
+    problems = image.mismatch(label)
+    if problems:
+        raise UserInputError(f"the label does not lie on the volume's voxel grid: {'; '.join(problems)}")
     volume = normalise(image.array)
     axis = infer_axis(label.array) if options.axis is None else options.axis
     anchors = anchors_from_label(label.array, axis)
