@@ -230,3 +230,15 @@ def test_largest_component_drops_islands_but_never_anchors():
     cleaned = keep_largest_component(label, {0: anchor})
     assert cleaned[3, 8, 8] == 0 and cleaned[2, 3, 3] == 1
     np.testing.assert_array_equal(cleaned[0], anchor)
+
+
+def test_a_segment_drawn_in_two_parts_keeps_both_through_the_volume():
+    label = np.zeros((6, 12, 12), np.uint8)
+    label[:, 1:5, 1:5] = 1  # the larger part
+    label[:, 8:10, 8:10] = 1  # a second, smaller part of the same segment, drawn on the anchor slice too
+    label[2, 6, 10] = 1  # a stray island nobody drew
+    anchor = label[3].copy()
+    anchor[6, 10] = 0
+    cleaned = keep_largest_component(label, {3: anchor})
+    assert cleaned[:, 8:10, 8:10].all() and cleaned[:, 1:5, 1:5].all()
+    assert cleaned[2, 6, 10] == 0

@@ -251,8 +251,9 @@ def _span(order: list[int], position: int, count: int) -> int:
 
 def keep_largest_component(label: np.ndarray, anchors: Mapping[int, np.ndarray] | None = None,
                            axis: int = 0) -> np.ndarray:
-    """Per label value, keep the 3D connected component that is largest (or touches the anchors) and fill holes
-    slice by slice; anchors stay as drawn."""
+    """Per label value, keep the largest 3D connected component and every component holding voxels drawn with
+    that value (a segment drawn as two separate parts keeps both), and fill holes slice by slice; anchors stay as
+    drawn."""
     result = np.zeros_like(label)
     for value in (int(v) for v in np.unique(label) if v != 0):
         mask = label == value
@@ -260,7 +261,12 @@ def keep_largest_component(label: np.ndarray, anchors: Mapping[int, np.ndarray] 
         if count > 1:
             sizes = np.bincount(components.ravel())
             sizes[0] = 0
-            mask = components == sizes.argmax()
+            keep = np.zeros(count + 1, dtype=bool)
+            keep[sizes.argmax()] = True
+            for index, drawn in (anchors or {}).items():
+                keep[np.moveaxis(components, axis, 0)[index][np.asarray(drawn) == value]] = True
+            keep[0] = False
+            mask = keep[components]
         moved = np.moveaxis(mask, axis, 0)
         filled = np.stack([ndimage.binary_fill_holes(s) for s in moved])
         result[np.moveaxis(filled, 0, axis) & (result == 0)] = value
