@@ -58,18 +58,16 @@ def main() -> int:
         parser.error("give OUT_DIR or --drawn REPORT.json...")
     folder = Path(args.folder)
     rows: dict[str, list[dict]] = {}
-    reports = []
-    if (folder / "tta.json").is_file():
-        reports.append(json.loads((folder / "tta.json").read_text()))
-        for method, summary in reports[0]["methods"].items():
-            rows["ours, test-time adaptation" if method == "ours" else method] = summary["per_case"]
+    tta = json.loads((folder / "tta.json").read_text()) if (folder / "tta.json").is_file() else None
+    for method, summary in (tta["methods"] if tta else {}).items():
+        rows["ours, test-time adaptation" if method == "ours" else method] = summary["per_case"]
     folds = [json.loads(p.read_text()) for p in sorted(folder.glob("fold-*.json"))]
     if folds:
         rows["ours, trained on the other half"] = [r for f in folds for r in f["methods"]["ours"]["per_case"]]
     if not rows:
         parser.error(f"{folder} holds neither tta.json nor fold-*.json")
     cases = len({r["case"] for per_case in rows.values() for r in per_case})
-    anchor = (reports or folds)[0]["anchor"]
+    anchor = (tta or folds[0])["anchor"]
     print(f"{cases} volumes, anchor: {anchor} slice, one anchor per structure\n")
     print("| structure | method | Dice | HD95 (mm) | ASSD (mm) | RAVD (%) | propagation s |")
     print("|---|---|---|---|---|---|---|")

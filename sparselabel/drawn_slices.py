@@ -15,6 +15,8 @@ import zlib
 
 import numpy as np
 
+from .one_slice import labelled_slices
+
 
 def _checksums(mask: np.ndarray, axis: int) -> list[str]:
     return [format(zlib.crc32(np.packbits(plane != 0).tobytes()), "08x") for plane in np.moveaxis(mask, axis, 0)]
@@ -23,8 +25,7 @@ def _checksums(mask: np.ndarray, axis: int) -> list[str]:
 def drawn_record(mask: np.ndarray, drawn: np.ndarray, axis: int) -> str:
     """The record (JSON text) of a segment written as ``mask`` whose slices drawn by the user are those of
     ``drawn`` that hold a label, along ``axis``."""
-    slices = np.flatnonzero(np.moveaxis(drawn != 0, axis, 0).reshape(drawn.shape[axis], -1).any(1))
-    return json.dumps({"axis": axis, "drawn": [int(k) for k in slices], "slices": _checksums(mask, axis)},
+    return json.dumps({"axis": axis, "drawn": labelled_slices(drawn, axis), "slices": _checksums(mask, axis)},
                       separators=(",", ":"))
 
 

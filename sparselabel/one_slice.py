@@ -39,26 +39,27 @@ class PropagationOptions:
             raise UserInputError(f"adaptation time must be positive, got {self.adaptation_seconds} s")
 
 
+def labelled_slices(mask: np.ndarray, axis: int) -> list[int]:
+    """The indices of the slices along ``axis`` where ``mask`` is non-zero."""
+    return [int(k) for k in np.flatnonzero(np.moveaxis(mask != 0, axis, 0).reshape(mask.shape[axis], -1).any(1))]
+
+
 def infer_axis(label: np.ndarray) -> int:
     """The array axis the label was drawn along: the one with the fewest slices holding any label."""
-    counts = [int(np.moveaxis(label != 0, axis, 0).reshape(label.shape[axis], -1).any(1).sum())
-              for axis in range(label.ndim)]
-    return int(np.argmin(counts))
+    return int(np.argmin([len(labelled_slices(label, axis)) for axis in range(label.ndim)]))
 
 
 def anchors_from_label(label: np.ndarray, axis: int) -> dict[int, np.ndarray]:
     """Every slice along ``axis`` that holds a label, as an anchor."""
     moved = np.moveaxis(label, axis, 0)
-    return {int(k): moved[k].copy() for k in np.flatnonzero(moved.reshape(len(moved), -1).any(1))}
+    return {k: moved[k].copy() for k in labelled_slices(label, axis)}
 
 
 def anchor_groups(label: np.ndarray, axis: int) -> dict[tuple[int, ...], list[int]]:
     """Label values grouped by the slices they were drawn on: ``{(slice, …): [value, …]}``."""
-    moved = np.moveaxis(label, axis, 0)
     groups: dict[tuple[int, ...], list[int]] = {}
     for value in (int(v) for v in np.unique(label) if v != 0):
-        slices = tuple(int(k) for k in np.flatnonzero((moved == value).reshape(len(moved), -1).any(1)))
-        groups.setdefault(slices, []).append(value)
+        groups.setdefault(tuple(labelled_slices(label == value, axis)), []).append(value)
     return groups
 
 
