@@ -16,6 +16,7 @@ import numpy as np
 from .errors import UserInputError
 from .image import Image
 from .intensity import normalise
+from .outline_refinement import OutlineRefinement
 from .propagation import Cancel, Progress, check_anchors, keep_largest_component, propagate
 from .verification import IntensityVerification
 
@@ -29,7 +30,7 @@ class PropagationOptions:
     adaptation_seconds: float = 60.0
     axis: int | None = None  # array axis of the drawn slices; None → the axis they were evidently drawn along
     device: str = "auto"
-    verify: bool = True  # per-step intensity verification (not for 'copy', which copies by definition)
+    verify: bool = True  # per-step checks: intensity verification, outline refinement (not for 'copy')
     largest_component: bool = True
 
     def __post_init__(self) -> None:
@@ -61,6 +62,32 @@ def anchor_groups(label: np.ndarray, axis: int) -> dict[tuple[int, ...], list[in
     for value in (int(v) for v in np.unique(label) if v != 0):
         groups.setdefault(tuple(labelled_slices(label == value, axis)), []).append(value)
     return groups
+
+
+class StepChecks:
+    """What each propagation step's result goes through, in turn: the intensity verification (is this still the
+    structure that was drawn?), then the outline refinement (where exactly is its edge on this slice?)."""
+
+    def __init__(self):
+        self.checks = (IntensityVerification(), OutlineRefinement())
+
+    def prepare(self, volume: np.ndarray) -> None:
+        for check in self.checks:
+            check.prepare(volume)
+
+    def start(self, anchor: int, anchor_label: np.ndarray) -> None:
+        for check in self.checks:
+            check.start(anchor, anchor_label)
+
+    def __call__(self, target: int, probabilities: np.ndarray) -> np.ndarray:
+        for check in self.checks:
+            probabilities = check(target, probabilities)
+        return probabilities
+
+
+def step_checks(method: str, verify: bool = True) -> StepChecks | None:
+    """The checks for ``method``'s steps; none for ``copy``, which copies by definition."""
+    return StepChecks() if verify and method != "copy" else None
 
 
 def _device(name: str):
@@ -115,7 +142,7 @@ def propagate_label(image: Image, label: Image, options: PropagationOptions | No
     moved = np.moveaxis(volume, axis, 0)
     start = time.perf_counter()
     stepper, record = build_stepper(options.method, moved, options, progress, cancel)
-    verification = IntensityVerification() if options.verify and options.method != "copy" else None
+    verification = step_checks(options.method, options.verify)
     output = np.zeros_like(label.array)
     seconds = 0.0
     # A slice is an anchor for the segments drawn on it: segments drawn on different slices travel separately

@@ -20,10 +20,9 @@ from .errors import UserInputError
 from .intensity import normalise
 from .io import base_name, pair_images_with_labels, read_label, read_volume
 from .metrics import mean_std, segmentation_metrics
-from .one_slice import METHODS, PropagationOptions, build_stepper
+from .one_slice import METHODS, PropagationOptions, build_stepper, step_checks
 from .propagation import keep_largest_component, propagate
 from .screening import gabor_descriptors, most_representative_slices
-from .verification import IntensityVerification
 
 ANCHORS = ("representative", "largest", "middle")
 
@@ -77,7 +76,7 @@ def evaluate_propagation(images: str | Path, labels: str | Path, structures: Seq
             stepper, record = build_stepper(method, volume, options)
             if "adaptation_seconds" in record:
                 adaptation.append(time.perf_counter() - started)
-            verification = IntensityVerification() if method != "copy" else None
+            verification = step_checks(method)
             for structure in present:
                 mask = label.array == structure
                 chosen = choose_anchors(mask, anchor, descriptors, slices)
