@@ -7,7 +7,9 @@ drawn again on the target slice itself. Pixels deeper than ``margin`` inside a s
 that a random walker starting there most probably reaches first (Grady, *Random walks for image segmentation*,
 2006). The walker steps between neighbouring pixels with weight exp(−β·Δ²/σ²), where Δ is their difference in
 intensity and σ² the variance of intensity around the segments, so outlines settle where intensity changes. A
-weak pull (``prior``) towards the propagated label decides a part of the band that no seed reaches.
+piece of a segment too thin to have pixels that deep (an organ's tip) is seeded at its deepest pixels, so that the
+refinement never erases it; a weak pull (``prior``) towards the propagated label decides a part of the band that no
+seed reaches.
 
 The band is thin on purpose: the refinement corrects where an outline lies, not whether a structure is there; that
 is the propagation's and the intensity verification's job.
@@ -52,7 +54,7 @@ def refine_outlines(image: np.ndarray, label: np.ndarray, classes: int, margin: 
     for value in range(1, classes):
         segment = label == value
         if segment.any():
-            seeds[ndimage.binary_erosion(segment, iterations=margin)] = value
+            seeds[_cores(segment, margin)] = value
             near |= ndimage.binary_dilation(segment, iterations=margin)
     seeds[~near] = 0
     band = seeds < 0
@@ -87,3 +89,18 @@ def refine_outlines(image: np.ndarray, label: np.ndarray, classes: int, margin: 
     result = label.copy()
     result[band] = reached.argmax(1)
     return result
+
+
+def _cores(segment: np.ndarray, margin: int) -> np.ndarray:
+    """The pixels deeper than ``margin`` inside ``segment``; for a piece thinner than that all through (an organ's
+    tip), its deepest pixels, so that no piece is left without a seed and lost to the background."""
+    cores = ndimage.binary_erosion(segment, iterations=margin)
+    pieces, count = ndimage.label(segment)
+    seeded = np.zeros(count + 1, dtype=bool)
+    seeded[pieces[cores]] = True
+    if seeded[1:].all():
+        return cores
+    depth = ndimage.distance_transform_edt(segment)
+    deepest = ndimage.maximum(depth, pieces, np.arange(count + 1))
+    thin = ~seeded[pieces] & (pieces > 0)
+    return cores | (thin & (depth >= deepest[pieces]))

@@ -1,0 +1,101 @@
+"""Re-drawing propagated outlines on the target slice's own edges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sparselabel.metrics import dice
+from sparselabel.one_slice import step_checks
+from sparselabel.outline_refinement import OutlineRefinement, refine_outlines
+
+
+def disk(shape, centre, radius):
+    rows, columns = np.ogrid[:shape[0], :shape[1]]
+    return (rows - centre[0]) ** 2 + (columns - centre[1]) ** 2 <= radius ** 2
+
+
+def noisy_slice(*organs, seed=0):
+    """A slice with each (mask, intensity) organ on a 0.2 background, and a little noise."""
+    image = np.full(organs[0][0].shape, 0.2, dtype=np.float32)
+    for mask, intensity in organs:
+        image[mask] = intensity
+    return image + np.random.default_rng(seed).normal(0, 0.02, image.shape).astype(np.float32)
+
+
+def one_hot(label, classes):
+    return np.eye(classes, dtype=np.float32)[label].transpose(2, 0, 1)
+
+
+@pytest.mark.parametrize(("centre", "radius"), [((32, 32), 12), ((34, 32), 14), ((33, 31), 13)],
+                         ids=["two pixels too small", "two pixels off", "off and too small"])
+def test_an_outline_copied_a_little_off_settles_on_the_edge(centre, radius):
+    truth = disk((64, 64), (32, 32), 14)
+    image = noisy_slice((truth, 0.7))
+    copied = disk((64, 64), centre, radius).astype(np.int64)
+    refined = refine_outlines(image, copied, 2, margin=3, beta=10.0, prior=1e-3)
+    assert dice(copied == 1, truth) < 0.95
+    assert dice(refined == 1, truth) > 0.99
+
+
+def test_only_the_band_around_outlines_changes():
+    truth = disk((64, 64), (32, 32), 14)
+    image = noisy_slice((truth, 0.7))
+    copied = disk((64, 64), (32, 32), 8).astype(np.int64)  # far too small: the edge lies beyond the band
+    refined = refine_outlines(image, copied, 2, margin=3, beta=10.0, prior=1e-3)
+    # It can grow by at most the band's width; the rest is the propagation's job, not the refinement's.
+    assert (refined == 1).sum() <= disk((64, 64), (32, 32), 8 + 3).sum()
+    assert (refined[copied == 1] == 1).sum() >= disk((64, 64), (32, 32), 8 - 3).sum()
+    assert (refined == 1).sum() > (copied == 1).sum()
+
+
+def test_two_touching_segments_each_find_their_own_edge():
+    left, right = disk((64, 80), (32, 24), 14), disk((64, 80), (32, 52), 13)
+    right &= ~left
+    image = noisy_slice((left, 0.5), (right, 0.9))
+    truth = left.astype(np.int64) + 2 * right
+    copied = np.roll(truth, 2, axis=1)
+    refined = refine_outlines(image, copied, 3, margin=3, beta=10.0, prior=1e-3)
+    for value in (1, 2):
+        assert dice(refined == value, truth == value) > 0.97 > dice(copied == value, truth == value) + 0.02
+
+
+def test_on_a_flat_slice_outlines_stay_within_the_band():
+    # No edge anywhere: nothing to settle on. The outline may move, but never beyond the band, and a band out of
+    # every seed's reach is no error.
+    image = np.full((40, 40), 0.5, dtype=np.float32)
+    copied = disk((40, 40), (20, 20), 9).astype(np.int64)
+    refined = refine_outlines(image, copied, 2, margin=3, beta=10.0, prior=1e-3)
+    assert (disk((40, 40), (20, 20), 6) <= (refined == 1)).all()
+    assert ((refined == 1) <= disk((40, 40), (20, 20), 12)).all()
+    tiny = disk((40, 40), (20, 20), 2).astype(np.int64)  # thinner than the band: no pixel three deep
+    assert (refine_outlines(image, tiny, 2, margin=3, beta=10.0, prior=1e-3) == 1).any()
+
+
+def test_a_piece_thinner_than_the_band_keeps_its_shape():
+    # An organ's tip, or a vessel: no pixel lies deeper than the band, yet the piece must not be lost.
+    tip = disk((40, 40), (20, 20), 2) | disk((40, 40), (20, 26), 1)
+    image = noisy_slice((tip, 0.7))
+    refined = refine_outlines(image, tip.astype(np.int64), 2, margin=3, beta=10.0, prior=1e-3)
+    assert dice(refined == 1, tip) > 0.95
+
+
+@pytest.mark.parametrize("label", [np.zeros((30, 30), np.int64)])
+def test_an_empty_slice_is_returned_untouched(label):
+    refinement = OutlineRefinement()
+    refinement.prepare(np.random.default_rng(0).random((3, 30, 30)).astype(np.float32))
+    probabilities = one_hot(label, 2)
+    assert refinement(1, probabilities) is probabilities
+
+
+def test_propagation_steps_are_checked_then_refined_except_for_copy():
+    assert step_checks("copy") is None
+    assert step_checks("raw", verify=False) is None
+    truth = disk((64, 64), (32, 32), 14)
+    volume = np.stack([noisy_slice((truth, 0.7), seed=s) for s in range(3)])
+    checks = step_checks("ours")
+    checks.prepare(volume)
+    checks.start(0, one_hot(truth.astype(np.int64), 2))
+    shifted = one_hot(np.roll(truth, 2, axis=0).astype(np.int64), 2)
+    result = checks(1, shifted).argmax(0) == 1
+    assert dice(result, truth) > 0.98
