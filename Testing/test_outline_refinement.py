@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from sparselabel.metrics import dice
-from sparselabel.one_slice import step_checks
+from sparselabel.one_slice import slice_checks
 from sparselabel.outline_refinement import OutlineRefinement, refine_outlines
+from sparselabel.propagation import propagate
+from sparselabel.propagation_baselines import CopyStepper
 
 
 def disk(shape, centre, radius):
@@ -80,22 +82,20 @@ def test_a_piece_thinner_than_the_band_keeps_its_shape():
     assert dice(refined == 1, tip) > 0.95
 
 
-@pytest.mark.parametrize("label", [np.zeros((30, 30), np.int64)])
-def test_an_empty_slice_is_returned_untouched(label):
-    refinement = OutlineRefinement()
-    refinement.prepare(np.random.default_rng(0).random((3, 30, 30)).astype(np.float32))
-    probabilities = one_hot(label, 2)
-    assert refinement(1, probabilities) is probabilities
+def test_an_empty_slice_is_returned_untouched():
+    label = np.zeros((30, 30), np.int64)
+    assert OutlineRefinement()(np.random.default_rng(0).random((30, 30)), label, 2) is label
 
 
-def test_propagation_steps_are_checked_then_refined_except_for_copy():
-    assert step_checks("copy") is None
-    assert step_checks("raw", verify=False) is None
+def test_propagated_slices_are_refined_but_not_the_drawn_one_nor_by_copy():
+    assert slice_checks("copy") == {"verification": None, "refinement": None}
+    assert slice_checks("raw", refine=False)["refinement"] is None
     truth = disk((64, 64), (32, 32), 14)
     volume = np.stack([noisy_slice((truth, 0.7), seed=s) for s in range(3)])
-    checks = step_checks("ours")
-    checks.prepare(volume)
-    checks.start(0, one_hot(truth.astype(np.int64), 2))
-    shifted = one_hot(np.roll(truth, 2, axis=0).astype(np.int64), 2)
-    result = checks(1, shifted).argmax(0) == 1
-    assert dice(result, truth) > 0.98
+    drawn = np.roll(truth, 2, axis=0).astype(np.uint8)  # drawn a little off: kept as drawn all the same
+    plain = propagate(volume, {1: drawn}, CopyStepper())
+    refined = propagate(volume, {1: drawn}, CopyStepper(), **slice_checks("raw"))
+    np.testing.assert_array_equal(refined.label[1], drawn)
+    for target in (0, 2):
+        assert dice(plain.label[target] == 1, truth) < 0.95
+        assert dice(refined.label[target] == 1, truth) > 0.99

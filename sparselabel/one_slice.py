@@ -30,7 +30,8 @@ class PropagationOptions:
     adaptation_seconds: float = 60.0
     axis: int | None = None  # array axis of the drawn slices; None → the axis they were evidently drawn along
     device: str = "auto"
-    verify: bool = True  # per-step checks: intensity verification, outline refinement (not for 'copy')
+    verify: bool = True  # per-step intensity verification (not for 'copy', which copies by definition)
+    refine: bool = True  # outlines re-drawn on each slice's edges once propagated (not for 'copy')
     largest_component: bool = True
 
     def __post_init__(self) -> None:
@@ -64,30 +65,13 @@ def anchor_groups(label: np.ndarray, axis: int) -> dict[tuple[int, ...], list[in
     return groups
 
 
-class StepChecks:
-    """What each propagation step's result goes through, in turn: the intensity verification (is this still the
-    structure that was drawn?), then the outline refinement (where exactly is its edge on this slice?)."""
-
-    def __init__(self):
-        self.checks = (IntensityVerification(), OutlineRefinement())
-
-    def prepare(self, volume: np.ndarray) -> None:
-        for check in self.checks:
-            check.prepare(volume)
-
-    def start(self, anchor: int, anchor_label: np.ndarray) -> None:
-        for check in self.checks:
-            check.start(anchor, anchor_label)
-
-    def __call__(self, target: int, probabilities: np.ndarray) -> np.ndarray:
-        for check in self.checks:
-            probabilities = check(target, probabilities)
-        return probabilities
-
-
-def step_checks(method: str, verify: bool = True) -> StepChecks | None:
-    """The checks for ``method``'s steps; none for ``copy``, which copies by definition."""
-    return StepChecks() if verify and method != "copy" else None
+def slice_checks(method: str, verify: bool = True, refine: bool = True) -> dict:
+    """What :func:`propagate` does to ``method``'s slices, as its keyword arguments: the intensity verification
+    after each step (is this still the structure that was drawn?) and, once the walk is done, the outline
+    refinement (where exactly is its edge on each slice?). Neither for ``copy``, which copies by definition."""
+    copies = method == "copy"
+    return {"verification": IntensityVerification() if verify and not copies else None,
+            "refinement": OutlineRefinement() if refine and not copies else None}
 
 
 def _device(name: str):
@@ -142,15 +126,14 @@ def propagate_label(image: Image, label: Image, options: PropagationOptions | No
     moved = np.moveaxis(volume, axis, 0)
     start = time.perf_counter()
     stepper, record = build_stepper(options.method, moved, options, progress, cancel)
-    verification = step_checks(options.method, options.verify)
+    checks = slice_checks(options.method, options.verify, options.refine)
     output = np.zeros_like(label.array)
     seconds = 0.0
     # A slice is an anchor for the segments drawn on it: segments drawn on different slices travel separately
     # (a slice showing only the liver says nothing about where the spleen is).
     for slices, values in anchor_groups(label.array, axis).items():
         group = {k: np.where(np.isin(anchors[k], values), anchors[k], 0) for k in slices}
-        result = propagate(volume, group, stepper, axis=axis, verification=verification, progress=progress,
-                           cancel=cancel)
+        result = propagate(volume, group, stepper, axis=axis, progress=progress, cancel=cancel, **checks)
         seconds += result.seconds
         grouped = keep_largest_component(result.label, group, axis) if options.largest_component else result.label
         output[(output == 0) & (grouped != 0)] = grouped[(output == 0) & (grouped != 0)]

@@ -1,6 +1,6 @@
-"""Refinement of a propagated slice's outlines to the edges of that slice: a random walker in a thin band.
+"""Refinement of propagated outlines to the edges of each slice: a random walker in a thin band.
 
-A step copies labels from the slice before. Between thick slices an outline does not simply move: it changes shape,
+Propagation copies labels from slice to slice. Between thick slices an outline does not simply move: it changes shape,
 and the copy misses the target slice's own edge by a pixel or two along much of its length. Here each outline is
 drawn again on the target slice itself. Pixels deeper than ``margin`` inside a segment, and pixels farther than
 ``margin`` from every segment, keep their label and act as seeds. Each pixel of the band between takes the label
@@ -12,37 +12,33 @@ refinement never erases it; a weak pull (``prior``) towards the propagated label
 seed reaches.
 
 The band is thin on purpose: the refinement corrects where an outline lies, not whether a structure is there; that
-is the propagation's and the intensity verification's job.
+is the propagation's and the intensity verification's job. It is applied once the walk is done, to every propagated
+slice: applied after each step instead, it keeps a narrowing organ's area up, the walk then stops later, and the
+label reaches farther onto neighbouring tissue (CHAOS MR, raw matcher, 20 volumes: liver HD95 39.7 mm against 34.4
+mm; Dice 0.837 against 0.851).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage, sparse
 from scipy.sparse.linalg import splu
 
 
+@dataclass(frozen=True)
 class OutlineRefinement:
-    def __init__(self, margin: int = 3, beta: float = 10.0, prior: float = 1e-3):
-        self.margin = margin
-        self.beta = beta
-        self.prior = prior
-        self.volume: np.ndarray | None = None
+    margin: int = 3
+    beta: float = 10.0
+    prior: float = 1e-3
 
-    def prepare(self, volume: np.ndarray) -> None:
-        self.volume = volume
-
-    def start(self, anchor: int, anchor_label: np.ndarray) -> None:
-        """Nothing to record: only the target slice's own intensities are used."""
-
-    def __call__(self, target: int, probabilities: np.ndarray) -> np.ndarray:
-        """One-hot labels on ``target`` with every outline re-drawn within ``margin`` pixels of where it was."""
-        winner = probabilities.argmax(0)
-        if not (winner > 0).any():
-            return probabilities
-        refined = refine_outlines(self.volume[target], winner, len(probabilities), self.margin, self.beta,
-                                  self.prior)
-        return np.eye(len(probabilities), dtype=np.float32)[refined].transpose(2, 0, 1)
+    def __call__(self, image: np.ndarray, label: np.ndarray, classes: int) -> np.ndarray:
+        """``label`` (class indices 0 … ``classes`` − 1 on the slice ``image``) with every outline re-drawn within
+        ``margin`` pixels of where it was."""
+        if not (label > 0).any():
+            return label
+        return refine_outlines(image, label, classes, self.margin, self.beta, self.prior)
 
 
 def refine_outlines(image: np.ndarray, label: np.ndarray, classes: int, margin: int, beta: float,

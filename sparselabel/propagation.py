@@ -20,6 +20,8 @@ walks the volume from every anchor slice in both directions:
   what lies beyond must then continue from the slice before like any other piece. The label walks onto a touching
   neighbour of the same intensity — liver onto heart or bowel — through such strips; a piece that is thin all
   through (an organ's tip) has no body to be cut from and is left to the continuity rule;
+* once the walk is done, a ``refinement`` may re-draw the outlines of every propagated slice on that slice's own
+  edges (:mod:`.outline_refinement`);
 * anchors are returned exactly as drawn; several segments travel in one pass (one-hot labels);
 * any axis can be the slice axis.
 """
@@ -176,11 +178,13 @@ def check_anchors(shape: tuple[int, ...], anchors: Mapping[int, np.ndarray], axi
 
 def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: Stepper, axis: int = 0,
               stop_fraction: float = 0.02, tail_fraction: float = 0.6, regrowth: float = 0.2, continuity: float = 0.5,
-              neck: float = 0.2, verification=None, progress: Progress | None = None,
+              neck: float = 0.2, verification=None, refinement=None, progress: Progress | None = None,
               cancel: Cancel | None = None) -> PropagationResult:
     """Propagate the labels of ``anchors`` (slice index → label slice) through ``volume`` (normalised to [0, 1]).
 
-    ``axis`` is the array axis the slices are taken along (0 = k, the acquisition slices). Raises
+    ``axis`` is the array axis the slices are taken along (0 = k, the acquisition slices). ``verification`` checks
+    each step's result (see :mod:`.verification`); ``refinement`` re-draws the outlines of every propagated slice once
+    the walk is done (see :mod:`.outline_refinement`). Raises
     :class:`CancelledError` when ``cancel()`` turns true; nothing is returned then.
     """
     values = check_anchors(volume.shape, anchors, axis)
@@ -230,8 +234,11 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
                     progress(done / max(total, 1), f"{stepper.name}: slice {target + 1} of {count}")
     label = np.zeros(moved.shape, dtype=np.result_type(np.uint8, *[np.asarray(a).dtype for a in anchors.values()]))
     lookup = np.array([0, *values])
-    reached_any = weights > 0
-    label[reached_any] = lookup[blended[reached_any].argmax(1)]
+    for target in np.flatnonzero(weights > 0):
+        winner = blended[target].argmax(0)
+        if refinement is not None:
+            winner = refinement(moved[target], winner, len(values) + 1)
+        label[target] = lookup[winner]
     for anchor in order:
         label[anchor] = anchors[anchor]
     label = np.moveaxis(label, 0, axis)

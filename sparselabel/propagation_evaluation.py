@@ -20,7 +20,7 @@ from .errors import UserInputError
 from .intensity import normalise
 from .io import base_name, pair_images_with_labels, read_label, read_volume
 from .metrics import mean_std, segmentation_metrics
-from .one_slice import METHODS, PropagationOptions, build_stepper, step_checks
+from .one_slice import METHODS, PropagationOptions, build_stepper, slice_checks
 from .propagation import keep_largest_component, propagate
 from .screening import gabor_descriptors, most_representative_slices
 
@@ -76,12 +76,12 @@ def evaluate_propagation(images: str | Path, labels: str | Path, structures: Seq
             stepper, record = build_stepper(method, volume, options)
             if "adaptation_seconds" in record:
                 adaptation.append(time.perf_counter() - started)
-            verification = step_checks(method)
+            checks = slice_checks(method)
             for structure in present:
                 mask = label.array == structure
                 chosen = choose_anchors(mask, anchor, descriptors, slices)
                 anchors = {k: mask[k].astype(np.uint8) for k in chosen}
-                result = propagate(volume, anchors, stepper, verification=verification)
+                result = propagate(volume, anchors, stepper, **checks)
                 predicted = keep_largest_component(result.label, anchors) > 0
                 scores = segmentation_metrics(predicted, mask, image.spacing)
                 rows[method].append({"case": base_name(image_path), "structure": int(structure),
