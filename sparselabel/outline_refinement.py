@@ -35,9 +35,7 @@ class OutlineRefinement:
 
     def __call__(self, image: np.ndarray, label: np.ndarray, classes: int) -> np.ndarray:
         """``label`` (class indices 0 … ``classes`` − 1 on the slice ``image``) with every outline re-drawn within
-        ``margin`` pixels of where it was."""
-        if not (label > 0).any():
-            return label
+        ``margin`` pixels of where it was (itself when there is no outline)."""
         return refine_outlines(image, label, classes, self.margin, self.beta, self.prior)
 
 
