@@ -151,6 +151,39 @@ def test_a_look_alike_reached_through_a_narrow_strip_is_cut_off():
     np.testing.assert_array_equal(unchecked.label, claimed)
 
 
+def test_in_its_tail_a_segment_does_not_cross_an_edge_onto_a_touching_neighbour():
+    # A bright organ narrows from a 24-pixel square (slices 14–17, drawn on 16) to a 15-pixel one (4–13). From
+    # slice 10 down a same-intensity neighbour lies against its right side, behind a one-pixel dark line, and the
+    # matcher claims part of it: one piece with the organ, its contact too wide for the neck rule.
+    organ = np.zeros((20, 48, 80), np.uint8)
+    organ[14:18, 12:36, 14:38] = 1
+    organ[4:14, 17:32, 23:38] = 1
+    image = np.where(organ > 0, 0.6, 0.2).astype(np.float32)
+    image[4:11, 14:35, 39:] = 0.6
+    image[4:11, 14:35, 38] = 0.0
+    claimed = organ.copy()
+    claimed[4:11, 14:35, 38:48] = 1
+    result = propagate(image, {16: organ[16]}, OracleStepper(claimed, [1]))
+    assert not result.label[:, :, 39:].any()  # the neighbour is left out (the one-pixel line is the refinement's)
+    assert (result.label >= organ).all()  # and the organ followed to its end
+    # Outside the tail (tail_fraction 0) the neighbour is taken.
+    unchecked = propagate(image, {16: organ[16]}, OracleStepper(claimed, [1]), tail_fraction=0.0)
+    np.testing.assert_array_equal(unchecked.label, claimed)
+
+
+def test_in_its_tail_a_segment_still_moves_within_its_own_edges():
+    # The narrowed organ's tip drifts 2 pixels per slice (an oblique organ): each slice gains a crescent inside
+    # the organ's own edge, and keeps it.
+    rows, columns = np.mgrid[:64, :80]
+    organ = np.zeros((20, 64, 80), np.uint8)
+    for k in range(4, 18):
+        centre, radius = (12 + 2 * k, 7) if k < 14 else (30, 12)
+        organ[k] = (rows - 32) ** 2 + (columns - centre) ** 2 <= radius ** 2
+    image = np.where(organ > 0, 0.6, 0.2).astype(np.float32)
+    result = propagate(image, {16: organ[16]}, OracleStepper(organ, [1]))
+    np.testing.assert_array_equal(result.label, organ)
+
+
 def test_a_piece_thin_all_through_is_still_followed():
     # Towards its end a thick disk splits into a small round lobe and a 3-pixel band: the band has no body to be
     # cut from, so it stays.

@@ -4,9 +4,8 @@ Propagation copies labels from slice to slice. Between thick slices an outline d
 and the copy misses the target slice's own edge by a pixel or two along much of its length. Here each outline is
 drawn again on the target slice itself. Pixels deeper than ``margin`` inside a segment, and pixels farther than
 ``margin`` from every segment, keep their label and act as seeds. Each pixel of the band between takes the label
-that a random walker starting there most probably reaches first (Grady, *Random walks for image segmentation*,
-2006). The walker steps between neighbouring pixels with weight exp(−β·Δ²/σ²), where Δ is their difference in
-intensity and σ² the variance of intensity around the segments, so outlines settle where intensity changes. A
+that a random walker starting there most probably reaches first (:mod:`.random_walker`; σ² is the variance of
+intensity around the segments), so outlines settle where intensity changes. A
 piece of a segment too thin to have pixels that deep (an organ's tip) is seeded at its deepest pixels, so that the
 refinement never erases it; a weak pull (``prior``) towards the propagated label decides a part of the band that no
 seed reaches.
@@ -23,8 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage, sparse
-from scipy.sparse.linalg import splu
+from scipy import ndimage
+
+from .random_walker import random_walker
 
 
 @dataclass(frozen=True)
@@ -51,38 +51,10 @@ def refine_outlines(image: np.ndarray, label: np.ndarray, classes: int, margin: 
             seeds[_cores(segment, margin)] = value
             near |= ndimage.binary_dilation(segment, iterations=margin)
     seeds[~near] = 0
-    band = seeds < 0
-    count = int(band.sum())
-    if count == 0:
+    if not (seeds < 0).any():
         return label
     variance = float(image[ndimage.binary_dilation(near, iterations=2)].var()) + 1e-6
-    index = np.full(label.shape, -1, dtype=np.int64)
-    index[band] = np.arange(count)
-    diagonal = np.full(count, prior)
-    right_side = np.zeros((count, classes))
-    right_side[np.arange(count), label[band]] = prior
-    rows, columns, weights = [], [], []
-    # Every pair of 4-neighbours with at least one pixel in the band, once each way.
-    for first, second in (((slice(None), slice(0, -1)), (slice(None), slice(1, None))),
-                          ((slice(0, -1), slice(None)), (slice(1, None), slice(None)))):
-        for a, b in ((first, second), (second, first)):
-            in_band = band[a]
-            weight = np.exp(-beta * (image[a] - image[b]) ** 2 / variance)[in_band]
-            i = index[a][in_band]
-            j = index[b][in_band]
-            np.add.at(diagonal, i, weight)
-            walks_on = j >= 0
-            rows.append(i[walks_on])
-            columns.append(j[walks_on])
-            weights.append(-weight[walks_on])
-            seeded = ~walks_on
-            np.add.at(right_side, (i[seeded], seeds[b][in_band][seeded]), weight[seeded])
-    matrix = sparse.csc_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(columns))),
-                               shape=(count, count)) + sparse.diags(diagonal, format="csc")
-    reached = splu(matrix).solve(right_side)
-    result = label.copy()
-    result[band] = reached.argmax(1)
-    return result
+    return random_walker(image, seeds, classes, beta, variance, label, prior)
 
 
 def _cores(segment: np.ndarray, margin: int) -> np.ndarray:

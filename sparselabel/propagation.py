@@ -11,6 +11,11 @@ walks the volume from every anchor slice in both directions:
   drawn slices): an organ's cross-section shrinks towards its end, so growth there means the label has walked onto
   a neighbour of the same intensity (on CHAOS MR: spleen onto the kidney, liver tip onto kidney and bowel). From
   there on that direction votes for background;
+* in its tail (once its area has been below ``tail_fraction`` of the anchor's; again only beyond the outermost drawn
+  slices) a segment keeps what it gains beyond
+  where it lay on the slice before only where a random walker (:mod:`.random_walker`) starting there reaches the
+  part it kept before it reaches the background: a narrowing organ's outline may move, but not across an edge onto
+  the tissue beside it;
 * a structure does not jump: a piece of a segment (a 2D connected component) is kept only if at least
   ``continuity`` of its area lies on that segment in the slice before, or if it is the piece that overlaps it most
   (so that a structure moving fast between thick slices is still followed). A look-alike that comes into the
@@ -28,7 +33,6 @@ walks the volume from every anchor slice in both directions:
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +42,11 @@ import numpy as np
 from scipy import ndimage
 
 from .errors import CancelledError, UserInputError
+from .random_walker import random_walker
+
+# The random walker that judges what a segment in its tail gains: edge weight, and its pull towards the matched label.
+_GAIN_BETA = 10.0
+_GAIN_PRIOR = 0.01
 
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
@@ -76,7 +85,8 @@ def _one_hot(label: np.ndarray, values: list[int]) -> np.ndarray:
 @dataclass
 class _Walk:
     """One walk from an anchor in one direction: which segments still travel, where they lay on the slice before,
-    and the smallest area each met."""
+    and the smallest area each met. ``open_end``: the walk heads beyond the outermost drawn slices, where the
+    structure ends (between two drawn slices it is known to go on, narrowing and widening as it may)."""
 
     anchor_area: np.ndarray  # per class, on the anchor
     previous: np.ndarray  # the winning class per pixel on the slice before (first the anchor)
@@ -85,6 +95,7 @@ class _Walk:
     regrowth: float
     continuity: float
     neck: float
+    open_end: bool
     alive: np.ndarray = field(init=False)
     smallest: np.ndarray = field(init=False)
     neck_radius: dict[int, float] = field(init=False)  # per class: half the narrowest strip a segment may run through
@@ -96,24 +107,42 @@ class _Walk:
         self.neck_radius = {int(value): self.neck * float(ndimage.distance_transform_edt(self.previous == value).max())
                             for value in np.unique(self.previous) if value != 0}
 
-    def sharpen(self, probabilities: np.ndarray) -> np.ndarray:
-        """Hard one-hot of the argmax without what ran through a neck or jumped, and with segments that vanished or
-        grew back switched off for good."""
+    def sharpen(self, probabilities: np.ndarray, image: np.ndarray) -> np.ndarray:
+        """Hard one-hot of the argmax on the slice ``image`` without what a segment in its tail gained across an
+        edge, what ran through a neck or jumped, and with segments that vanished or grew back switched off for
+        good."""
         winner = probabilities.argmax(0)
+        in_tail = self.open_end & (self.smallest < self.tail_fraction * self.anchor_area)
+        for value in np.flatnonzero(self.alive & in_tail):
+            if value != 0:
+                _keep_reached_gain(winner, value, self.previous == value, image)
         for value, radius in self.neck_radius.items():
             segment = winner == value
             winner[segment & ~_without_necks(segment, radius)] = 0
         winner = _continuing_pieces(winner, self.previous, self.continuity)
         area = np.bincount(winner.ravel(), minlength=len(probabilities)).astype(float)
         vanished = area < np.maximum(self.stop_fraction * self.anchor_area, 1.0)
-        grew_back = ((self.smallest < self.tail_fraction * self.anchor_area)
-                     & (area > (1 + self.regrowth) * self.smallest))
+        grew_back = in_tail & (area > (1 + self.regrowth) * self.smallest)
         self.alive = self.alive & ~vanished & ~grew_back
         self.alive[0] = True
         self.smallest = np.minimum(self.smallest, area)
         winner[~self.alive[winner]] = 0
         self.previous = winner
         return np.eye(len(probabilities), dtype=np.float32)[winner].transpose(2, 0, 1)
+
+
+def _keep_reached_gain(winner: np.ndarray, value: int, before: np.ndarray, image: np.ndarray) -> None:
+    """Move to background (in place) what segment ``value`` of ``winner`` gained beyond ``before`` (where it lay on
+    the slice before) unless a random walker from what it kept reaches it before it reaches the background."""
+    segment = winner == value
+    kept = segment & before
+    if not kept.any() or kept.sum() == segment.sum():
+        return
+    seeds = np.where(segment, -1, 0)
+    seeds[kept] = 1
+    variance = float(image[ndimage.binary_dilation(segment, iterations=3)].var()) + 1e-6
+    reached = random_walker(image, seeds, 2, _GAIN_BETA, variance, segment.astype(np.int64), _GAIN_PRIOR)
+    winner[segment & (reached == 0)] = 0
 
 
 def _without_necks(mask: np.ndarray, radius: float) -> np.ndarray:
@@ -207,9 +236,8 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
             neighbour = position + direction
             towards_anchor = 0 <= neighbour < len(order)
             limit = order[neighbour] if towards_anchor else (-1 if direction < 0 else count)
-            # Between two drawn slices the structure is known to go on, narrowing and widening as it may.
-            walk = _Walk(anchor_area, start_label.argmax(0), stop_fraction, tail_fraction,
-                         math.inf if towards_anchor else regrowth, continuity, neck)
+            walk = _Walk(anchor_area, start_label.argmax(0), stop_fraction, tail_fraction, regrowth, continuity, neck,
+                         open_end=not towards_anchor)
             current = start_label
             if verification is not None:
                 verification.start(anchor, start_label)
@@ -224,7 +252,7 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
                     probabilities = stepper.step(target - direction, target, current)
                     if verification is not None:
                         probabilities = verification(target, probabilities)
-                    current = walk.sharpen(probabilities)
+                    current = walk.sharpen(probabilities, moved[target])
                 else:
                     current = _one_hot(np.zeros(moved.shape[1:], np.uint8), values)
                 blended[target] += weight * current
