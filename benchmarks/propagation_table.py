@@ -7,7 +7,7 @@ Rows: each method of ``tta.json`` (ours with test-time adaptation, and the basel
 network, pooled from ``fold-a.json`` and ``fold-b.json`` (each case scored by the network that never saw it);
 either kind of report may be missing, not both.
 With ``--drawn``: Dice and HD95 per structure and method against the number of slices drawn, one column per
-report of ``evaluate propagation --slices N``.
+number of ``evaluate propagation --slices N`` (reports with the same N are pooled, e.g. the two folds).
 """
 
 from __future__ import annotations
@@ -27,19 +27,33 @@ def _cell(values: list[float], digits: int) -> str:
     return text + (f" ({failures} failed)" if failures else "")
 
 
+def _method_name(method: str, report: dict) -> str:
+    if method != "ours":
+        return method
+    return "ours, trained on the other half" if report.get("model") else "ours, test-time adaptation"
+
+
 def _by_drawn_slices(paths: list[str], names: dict[str, str]) -> None:
-    reports = sorted((json.loads(Path(p).read_text()) for p in paths), key=lambda r: r.get("slices", 1))
-    counts = [r.get("slices", 1) for r in reports]
-    print(f"{reports[0]['cases']} volumes, anchors: {reports[0]['anchor']}, slices drawn per structure: "
-          f"{', '.join(map(str, counts))}\n")
+    """Reports with the same number of drawn slices are pooled (the two folds of a trained network, the baselines'
+    run); ours is named by its training mode."""
+    pooled: dict[int, dict[str, list[dict]]] = {}
+    for path in paths:
+        report = json.loads(Path(path).read_text())
+        methods = pooled.setdefault(report.get("slices", 1), {})
+        for method, summary in report["methods"].items():
+            methods.setdefault(_method_name(method, report), []).extend(summary["per_case"])
+    counts = sorted(pooled)
+    order = list(dict.fromkeys(name for n in counts for name in pooled[n]))
+    cases = len({r["case"] for per_case in pooled[counts[0]].values() for r in per_case})
+    print(f"{cases} volumes, slices drawn per structure: {', '.join(map(str, counts))}\n")
     print("| structure | method | " + " | ".join(f"{n} slice{'s' if n > 1 else ''}: Dice | HD95 (mm)" for n in counts)
           + " |")
     print("|---|---|" + "---|---|" * len(counts))
     for structure, name in names.items():
-        for method in reports[0]["methods"]:
+        for method in order:
             cells = []
-            for report in reports:
-                chosen = [r for r in report["methods"][method]["per_case"] if str(r["structure"]) == structure]
+            for n in counts:
+                chosen = [r for r in pooled[n].get(method, []) if str(r["structure"]) == structure]
                 cells += [_cell([r["dice"] for r in chosen], 3), _cell([r["hd95"] for r in chosen], 1)]
             print(f"| {name} | {method} | " + " | ".join(cells) + " |")
 

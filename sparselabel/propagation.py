@@ -12,10 +12,9 @@ walks the volume from every anchor slice in both directions:
   a neighbour of the same intensity (on CHAOS MR: spleen onto the kidney, liver tip onto kidney and bowel). From
   there on that direction votes for background;
 * in its tail (once its area has been below ``tail_fraction`` of the anchor's; again only beyond the outermost drawn
-  slices) a segment keeps what it gains beyond
-  where it lay on the slice before only where a random walker (:mod:`.random_walker`) starting there reaches the
-  part it kept before it reaches the background: a narrowing organ's outline may move, but not across an edge onto
-  the tissue beside it;
+  slices) a segment keeps what it gains beyond where it lay on the slice before only where a random walker
+  (:mod:`.random_walker`) starting there reaches the part it kept before it reaches the background: a narrowing
+  organ's outline may move within its own edges, but not across an edge onto the tissue beside it;
 * a structure does not jump: a piece of a segment (a 2D connected component) is kept only if at least
   ``continuity`` of its area lies on that segment in the slice before, or if it is the piece that overlaps it most
   (so that a structure moving fast between thick slices is still followed). A look-alike that comes into the
