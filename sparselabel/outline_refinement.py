@@ -5,10 +5,9 @@ and the copy misses the target slice's own edge by a pixel or two along much of 
 drawn again on the target slice itself. Pixels deeper than ``margin`` inside a segment, and pixels farther than
 ``margin`` from every segment, keep their label and act as seeds. Each pixel of the band between takes the label
 that a random walker starting there most probably reaches first (:mod:`.random_walker`; σ² is the variance of
-intensity around the segments), so outlines settle where intensity changes. A
-piece of a segment too thin to have pixels that deep (an organ's tip) is seeded at its deepest pixels, so that the
-refinement never erases it; a weak pull (``prior``) towards the propagated label decides a part of the band that no
-seed reaches.
+intensity around the segments), so outlines settle where intensity changes. A piece of a segment too thin to have
+pixels that deep (an organ's tip) is seeded at its deepest pixels, so that the refinement never erases it; a weak
+pull (``prior``) towards the propagated label decides a part of the band that no seed reaches.
 
 The band is thin on purpose: the refinement corrects where an outline lies, not whether a structure is there; that
 is the propagation's and the intensity verification's job. It is applied once the walk is done, to every propagated

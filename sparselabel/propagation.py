@@ -135,7 +135,7 @@ def _keep_reached_gain(winner: np.ndarray, value: int, before: np.ndarray, image
     the slice before) unless a random walker from what it kept reaches it before it reaches the background."""
     segment = winner == value
     kept = segment & before
-    if not kept.any() or kept.sum() == segment.sum():
+    if not kept.any() or not (segment & ~before).any():
         return
     seeds = np.where(segment, -1, 0)
     seeds[kept] = 1
