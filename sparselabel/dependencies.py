@@ -22,7 +22,7 @@ from .errors import CancelledError, UserInputError
 
 TORCH_REQUIREMENT = "torch>=2.1"
 # Packages installed with pip on first use. torch-dependent ones (monai) come after torch is in place.
-REQUIREMENTS = ("monai>=1.3", "scikit-learn>=1.3", "scipy>=1.10", "openTSNE>=1.0")
+REQUIREMENTS = ("monai>=1.3", "scikit-learn>=1.3", "scipy>=1.12", "openTSNE>=1.0")
 # Slicer ships its own builds of these; pip must never upgrade or replace them.
 SLICER_PROVIDED = ("numpy", "SimpleITK", "vtk")
 

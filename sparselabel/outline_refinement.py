@@ -1,19 +1,25 @@
-"""Refinement of propagated outlines to the edges of each slice: a random walker in a thin band.
+"""Refinement of propagated outlines to the edges of the volume: a random walker in a thin band, across slices.
 
 Propagation copies labels from slice to slice. Between thick slices an outline does not simply move: it changes shape,
-and the copy misses the target slice's own edge by a pixel or two along much of its length. Here each outline is
-drawn again on the target slice itself. Pixels deeper than ``margin`` inside a segment, and pixels farther than
-``margin`` from every segment, keep their label and act as seeds. Each pixel of the band between takes the label
-that a random walker starting there most probably reaches first (:mod:`.random_walker`; σ² is the variance of
-intensity around the segments), so outlines settle where intensity changes. A piece of a segment too thin to have
-pixels that deep (an organ's tip) is seeded at its deepest pixels, so that the refinement never erases it; a weak
-pull (``prior``) towards the propagated label decides a part of the band that no seed reaches.
+and the copy misses the target slice's own edge by a pixel or two along much of its length. Here the outlines of all
+propagated slices are drawn again at once, on the volume itself. On each propagated slice, pixels deeper than ``margin``
+inside a segment, and pixels farther than ``margin`` from every segment, keep their label and act as seeds. Each pixel
+of the bands between takes the label that a random walker starting there most probably reaches first
+(:mod:`.random_walker`; σ² is the variance of intensity around the segments). The walker steps within a slice and
+between neighbouring slices alike, so an outline settles where intensity changes and agrees with the outlines above and
+below it. The drawn slices take part like any other: their bands too are decided by the walker, so an outline drawn a
+pixel or two off does not pull its neighbours off (the propagation returns them as drawn all the same). A piece of a
+segment too thin to have pixels that deep (an organ's tip) is seeded at its deepest pixels, so that the refinement never
+erases it; a weak pull (``prior``) towards the propagated label decides a part of a band that no seed reaches.
 
-The band is thin on purpose: the refinement corrects where an outline lies, not whether a structure is there; that
-is the propagation's and the intensity verification's job. It is applied once the walk is done, to every propagated
-slice: applied after each step instead, it keeps a narrowing organ's area up, the walk then stops later, and the
-label reaches farther onto neighbouring tissue (CHAOS MR, raw matcher, 20 volumes: liver HD95 39.7 mm against 34.4
-mm; Dice 0.837 against 0.851).
+The band is thin on purpose: the refinement corrects where an outline lies, not whether a structure is there; that is
+the propagation's and the intensity verification's job. It is applied once the walk is done: applied after each step
+instead, it keeps a narrowing organ's area up, the walk then stops later, and the label reaches farther onto
+neighbouring tissue (CHAOS MR, raw matcher, 20 volumes: liver HD95 39.7 mm against 34.4 mm; Dice 0.837 against 0.851).
+Refining each slice on its own, without steps between slices, the band's width hardly matters (liver / spleen / kidneys
+0.857 / 0.818 / 0.900 / 0.887 at 3 pixels, 0.856 / 0.811 / 0.899 / 0.889 at 5); across slices a band of 5 pixels gives
+0.860 / 0.825 / 0.908 / 0.893 (seeding the drawn slices whole, which trusts them to the pixel, 0.862 / 0.829 / 0.909 /
+0.896).
 """
 
 from __future__ import annotations
@@ -28,32 +34,38 @@ from .random_walker import random_walker
 
 @dataclass(frozen=True)
 class OutlineRefinement:
-    margin: int = 3
+    margin: int = 5
     beta: float = 10.0
     prior: float = 1e-3
 
-    def __call__(self, image: np.ndarray, label: np.ndarray, classes: int) -> np.ndarray:
-        """``label`` (class indices 0 … ``classes`` − 1 on the slice ``image``) with every outline re-drawn within
-        ``margin`` pixels of where it was (itself when there is no outline)."""
-        return refine_outlines(image, label, classes, self.margin, self.beta, self.prior)
+    def __call__(self, volume: np.ndarray, label: np.ndarray, classes: int) -> np.ndarray:
+        """``label`` (class indices 0 … ``classes`` − 1 on the stack of slices ``volume``) with every outline re-drawn
+        within ``margin`` pixels of where it was (itself when there is none)."""
+        return refine_outlines(volume, label, classes, self.margin, self.beta, self.prior)
 
 
-def refine_outlines(image: np.ndarray, label: np.ndarray, classes: int, margin: int, beta: float,
+def refine_outlines(volume: np.ndarray, label: np.ndarray, classes: int, margin: int, beta: float,
                     prior: float) -> np.ndarray:
-    """``label`` (values 0 … ``classes`` − 1 on ``image``) with the band of ``margin`` pixels either side of every
-    outline relabelled by a random walker; see the module's description."""
-    seeds = np.full(label.shape, -1, dtype=np.int64)  # -1: in the band, to be decided
+    """``label`` (values 0 … ``classes`` − 1 on ``volume``, both ``[slices, rows, columns]``) with the band of
+    ``margin`` pixels either side of every outline relabelled by a random walker; see the module's description."""
+    seeds = np.full(label.shape, -1, dtype=np.int64)  # -1: in a band, to be decided
     near = np.zeros(label.shape, dtype=bool)
-    for value in range(1, classes):
-        segment = label == value
-        if segment.any():
-            seeds[_cores(segment, margin)] = value
-            near |= ndimage.binary_dilation(segment, iterations=margin)
+    for index in range(len(label)):
+        for value in range(1, classes):
+            segment = label[index] == value
+            if segment.any():
+                seeds[index][_cores(segment, margin)] = value
+                near[index] |= ndimage.binary_dilation(segment, iterations=margin)
     seeds[~near] = 0
-    if not (seeds < 0).any():
+    free = np.nonzero(seeds < 0)
+    if not free[0].size:
         return label
-    variance = float(image[ndimage.binary_dilation(near, iterations=2)].var()) + 1e-6
-    return random_walker(image, seeds, classes, beta, variance, label, prior)
+    # Work in the box around the bands, grown by one so that every neighbour of a pixel to decide lies inside.
+    box = tuple(slice(max(int(f.min()) - 1, 0), int(f.max()) + 2) for f in free)
+    variance = float(volume[ndimage.binary_dilation(near, iterations=2)].var()) + 1e-6
+    result = label.copy()
+    result[box] = random_walker(volume[box], seeds[box], classes, beta, variance, label[box], prior)
+    return result
 
 
 def _cores(segment: np.ndarray, margin: int) -> np.ndarray:

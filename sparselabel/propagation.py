@@ -24,8 +24,8 @@ walks the volume from every anchor slice in both directions:
   what lies beyond must then continue from the slice before like any other piece. The label walks onto a touching
   neighbour of the same intensity — liver onto heart or bowel — through such strips; a piece that is thin all
   through (an organ's tip) has no body to be cut from and is left to the continuity rule;
-* once the walk is done, a ``refinement`` may re-draw the outlines of every propagated slice on that slice's own
-  edges (:mod:`.outline_refinement`);
+* once the walk is done, a ``refinement`` may re-draw the outlines of all propagated slices on the volume's own
+  edges, across slices (:mod:`.outline_refinement`);
 * anchors are returned exactly as drawn; several segments travel in one pass (one-hot labels);
 * any axis can be the slice axis.
 """
@@ -223,9 +223,8 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
     stepper.prepare(moved)
     if verification is not None:
         verification.prepare(moved)
-    # Per slice: weighted sum of the predictions that reached it, and the sum of weights.
+    # Per slice: weighted sum of the predictions that reached it.
     blended = np.zeros((count, len(values) + 1, *moved.shape[1:]), dtype=np.float32)
-    weights = np.zeros(count, dtype=np.float32)
     total = sum(_span(order, i, count) for i in range(len(order)))
     done = 0
     for position, anchor in enumerate(order):
@@ -255,17 +254,16 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
                 else:
                     current = _one_hot(np.zeros(moved.shape[1:], np.uint8), values)
                 blended[target] += weight * current
-                weights[target] += weight
                 done += 1
                 if progress is not None:
                     progress(done / max(total, 1), f"{stepper.name}: slice {target + 1} of {count}")
-    label = np.zeros(moved.shape, dtype=np.result_type(np.uint8, *[np.asarray(a).dtype for a in anchors.values()]))
+    winners = blended.argmax(1)  # class indices; the drawn slices next, as drawn
+    for anchor in order:
+        winners[anchor] = _one_hot(np.asarray(anchors[anchor]), values).argmax(0)
+    if refinement is not None:
+        winners = refinement(moved, winners, len(values) + 1)
     lookup = np.array([0, *values])
-    for target in np.flatnonzero(weights > 0):
-        winner = blended[target].argmax(0)
-        if refinement is not None:
-            winner = refinement(moved[target], winner, len(values) + 1)
-        label[target] = lookup[winner]
+    label = lookup[winners].astype(np.result_type(np.uint8, *[np.asarray(a).dtype for a in anchors.values()]))
     for anchor in order:
         label[anchor] = anchors[anchor]
     label = np.moveaxis(label, 0, axis)
