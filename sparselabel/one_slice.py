@@ -31,7 +31,7 @@ class PropagationOptions:
     axis: int | None = None  # array axis of the drawn slices; None → the axis they were evidently drawn along
     device: str = "auto"
     verify: bool = True  # per-step intensity verification (not for 'copy', which copies by definition)
-    refine: bool = True  # outlines re-drawn on each slice's edges once propagated (not for 'copy')
+    refine: bool = True  # outlines re-drawn on the volume's edges, across slices, once propagated (not for 'copy')
     largest_component: bool = True
 
     def __post_init__(self) -> None:
