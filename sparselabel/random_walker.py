@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
-from scipy.sparse.linalg import cg
+from scipy.sparse.linalg import LinearOperator, cg
 
 _TOLERANCE = 1e-6  # relative residual of the conjugate gradients; far below what moves an argmax
 
@@ -41,16 +41,18 @@ def random_walker(image: np.ndarray, seeds: np.ndarray, classes: int, beta: floa
             weight = np.exp(-beta * (image[a] - image[b]) ** 2 / variance)[from_free]
             i = index[a][from_free]
             j = index[b][from_free]
-            np.add.at(diagonal, i, weight)
+            diagonal += np.bincount(i, weight, minlength=count)
             walks_on = j >= 0
             rows.append(i[walks_on])
             columns.append(j[walks_on])
             weights.append(-weight[walks_on])
             seeded = ~walks_on
-            np.add.at(right_side, (i[seeded], seeds[b][from_free][seeded]), weight[seeded])
+            right_side += np.bincount(i[seeded] * classes + seeds[b][from_free][seeded], weight[seeded],
+                                      minlength=count * classes).reshape(count, classes)
     matrix = sparse.csr_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(columns))),
                                shape=(count, count)) + sparse.diags(diagonal, format="csr")
-    preconditioner = sparse.diags(1.0 / diagonal)
+    inverse = 1.0 / diagonal
+    preconditioner = LinearOperator((count, count), matvec=lambda x: inverse * x.ravel(), dtype=float)
     reached = np.empty((count, classes))
     # The probabilities of all classes sum to one (the all-ones vector solves the system for the right sides'
     # sum), so the last class needs no solve. Each solve starts from the guess.
