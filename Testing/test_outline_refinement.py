@@ -1,4 +1,4 @@
-"""Re-drawing propagated outlines on the target slice's own edges."""
+"""Re-drawing propagated outlines on the edges of the volume, within a slice and across slices."""
 
 from __future__ import annotations
 
