@@ -257,14 +257,14 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
                 done += 1
                 if progress is not None:
                     progress(done / max(total, 1), f"{stepper.name}: slice {target + 1} of {count}")
-    winners = blended.argmax(1)  # class indices; the drawn slices next, as drawn
+    winners = blended.argmax(1)  # class indices; the drawn slices next (the refinement moves their outlines too)
     for anchor in order:
         winners[anchor] = _one_hot(np.asarray(anchors[anchor]), values).argmax(0)
     if refinement is not None:
         winners = refinement(moved, winners, len(values) + 1)
     lookup = np.array([0, *values])
     label = lookup[winners].astype(np.result_type(np.uint8, *[np.asarray(a).dtype for a in anchors.values()]))
-    for anchor in order:
+    for anchor in order:  # returned exactly as drawn
         label[anchor] = anchors[anchor]
     label = np.moveaxis(label, 0, axis)
     reached = {}
