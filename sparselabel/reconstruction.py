@@ -11,6 +11,18 @@ Gabor bottleneck deliberately hides absolute intensity from the encoder — good
 the grey level is much of what tells one organ from the next. Measured on CHAOS MR (six volumes, representative
 anchors, network trained on ten others): liver Dice 0.65 → 0.77, spleen 0.79 → 0.79; intensities alone 0.75 /
 0.78. Training never uses the intensity term (it would let the network copy grey levels without learning).
+
+When propagating labels, each segment also gets a window sized to it: ``window_scale`` × the square root of its area
+on the reference slice, in pixels (never smaller than the trained window, never larger than ``max_window`` cells, so
+that a step's cost stays bounded). A pixel takes a segment's label when the pixels that look like it across a region
+of the segment's own size mostly carry that label; with the trained 13-cell window a large organ's label also spread
+onto the look-alike tissue beside it (bowel, heart, the kidney beside the spleen). Measured on CHAOS MR (20
+volumes, one representative slice, networks trained on the other half; liver / spleen / right / left kidney): 13
+cells 0.848 / 0.842 / 0.913 / 0.892; a fixed 35 cells 0.887 / 0.854 / 0.900 / 0.836 (a kidney's label thins out
+where the other kidney and the spleen come into reach); sized to the segment, 1.6 × √area, 0.872 / 0.847 / 0.911 /
+0.888. The untrained matcher on raw intensities does not gain (0.860 / 0.828 / 0.904 / 0.884 against 0.860 / 0.825 /
+0.908 / 0.893 at 13 cells) and keeps its fixed window: the learned features tell look-alikes apart, raw intensities
+do not.
 """
 
 from __future__ import annotations
@@ -98,8 +110,9 @@ class ReconstructionNetwork(nn.Module):
 
     def transfer_labels(self, target_features: torch.Tensor, reference_features: torch.Tensor,
                         target_intensities: torch.Tensor, reference_intensities: torch.Tensor,
-                        labels: torch.Tensor) -> torch.Tensor:
-        """Labels ``[B, C, H, W]`` soft-copied with the learned similarity plus the intensity term.
+                        labels: torch.Tensor, window: int | None = None) -> torch.Tensor:
+        """Labels ``[B, C, H, W]`` soft-copied with the learned similarity plus the intensity term, over ``window``
+        cells (default: the trained window).
 
         Both terms become one dot product of augmented vectors, so one attention pass computes
         cos(f_t, f_r)/τ − w·|g_t − g_r|²/τ_i (up to a per-target constant, which the softmax ignores).
@@ -113,19 +126,23 @@ class ReconstructionNetwork(nn.Module):
             query += [target_intensities * root, torch.ones_like(target_intensities[:, :1])]
             key += [reference_intensities * root, -(weight / tau_i) * (reference_intensities**2).sum(1, keepdim=True)]
         copied = window_attention(torch.cat(query, 1), torch.cat(key, 1), to_blocks(labels, self.stride),
-                                  self.config.window, 1.0, similarity="dot")
+                                  window or self.config.window, 1.0, similarity="dot")
         return from_blocks(copied, self.stride, labels.shape[-2:])
 
 
 class NetworkStepper:
-    """Propagation stepper using a :class:`ReconstructionNetwork` (features of every slice computed once)."""
+    """Propagation stepper using a :class:`ReconstructionNetwork` (features of every slice computed once); each
+    segment is copied over a window sized to it (see the module's description)."""
 
     name = "ours"
 
-    def __init__(self, network: ReconstructionNetwork, device: torch.device | str = "cpu", batch: int = 8):
+    def __init__(self, network: ReconstructionNetwork, device: torch.device | str = "cpu", batch: int = 8,
+                 window_scale: float = 1.6, max_window: int = 49):
         self.network = network.eval().to(device)
         self.device = torch.device(device)
         self.batch = batch
+        self.window_scale = window_scale
+        self.max_window = max_window
         self.features: torch.Tensor | None = None
         self.intensities: torch.Tensor | None = None
         self._prepared_for: tuple | None = None
@@ -151,8 +168,31 @@ class NetworkStepper:
     @torch.no_grad()
     def step(self, reference: int, target: int, probabilities: np.ndarray) -> np.ndarray:
         values = torch.from_numpy(probabilities)[None].to(self.device)
-        with self._autocast():
-            copied = self.network.transfer_labels(
-                self.features[target:target + 1], self.features[reference:reference + 1],
-                self.intensities[target:target + 1], self.intensities[reference:reference + 1], values)
-        return copied[0].float().cpu().numpy()
+        windows = segment_windows(probabilities, self.network.stride, self.network.config.window, self.window_scale,
+                                  self.max_window)
+        copied = {}
+        for window in sorted(set(windows)):  # one pass per window size; segments of alike size share it
+            with self._autocast():
+                copied[window] = self.network.transfer_labels(
+                    self.features[target:target + 1], self.features[reference:reference + 1],
+                    self.intensities[target:target + 1], self.intensities[reference:reference + 1], values,
+                    window)[0].float().cpu().numpy()
+        if len(copied) == 1:
+            return copied[windows[0]]
+        result = np.stack([copied[window][index] for index, window in enumerate(windows)])
+        result[0] = np.clip(1.0 - result[1:].sum(0), 0.0, 1.0)
+        return result
+
+
+def segment_windows(probabilities: np.ndarray, stride: int, smallest: int, scale: float, largest: int) -> list[int]:
+    """The attention window (odd, in grid cells of ``stride`` pixels) for each class of ``probabilities``
+    ``[classes, rows, columns]``: ``scale`` × √(the segment's area in pixels), within ``smallest`` … ``largest``; the
+    background (class 0) and absent segments get ``smallest``."""
+    windows = [smallest]
+    for index in range(1, len(probabilities)):
+        cells = round(scale * math.sqrt(float(probabilities[index].sum())) / stride)
+        cells += 1 - cells % 2
+        windows.append(max(smallest, min(largest, cells)))
+    if len(set(windows[1:])) == 1:  # one segment, or all alike: the background travels with them
+        windows[0] = windows[1]
+    return windows
