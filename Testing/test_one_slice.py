@@ -14,7 +14,7 @@ from sparselabel.one_slice import PropagationOptions, anchors_from_label, infer_
 from sparselabel.propagation import propagate
 from sparselabel.propagator_checkpoint import save_checkpoint
 from sparselabel.propagator_training import TrainingConfig, train_propagator
-from sparselabel.reconstruction import NetworkStepper
+from sparselabel.reconstruction import NetworkStepper, segment_windows
 from sparselabel.verification import IntensityVerification
 
 
@@ -64,6 +64,24 @@ def test_two_segments_at_once_from_a_checkpoint(phantom, trained, tmp_path):
     np.testing.assert_array_equal(result.array[anchor], drawn[anchor])
     assert dice(result.array == 1, liver) > 0.8
     assert dice(result.array == 2, label.array == 2) > 0.7
+
+
+def test_each_segment_is_copied_over_a_window_sized_to_it(phantom, trained):
+    image, label = phantom
+    volume = normalise(image.array)
+    anchor = int(np.flatnonzero((label.array == 2).any((1, 2)))[0]) + 2
+    drawn = label.array[anchor]
+    both = np.stack([~np.isin(drawn, (1, 2)), drawn == 1, drawn == 2]).astype(np.float32)
+    windows = segment_windows(both, trained.network.stride, 5, 1.6, 49)
+    assert windows[1] > windows[2] >= 5  # the liver is the larger organ: it looks farther
+    stepper = NetworkStepper(trained.network)
+    stepper.prepare(volume)
+    together = stepper.step(anchor, anchor + 1, both)
+    # Each segment travels as it would alone, over its own window.
+    for index in (1, 2):
+        alone = np.stack([1 - both[index], both[index]])
+        np.testing.assert_allclose(together[index], stepper.step(anchor, anchor + 1, alone)[1], atol=1e-5)
+    assert np.all(together >= 0) and np.all(together.sum(0) <= 1 + 1e-4)
 
 
 def test_raw_baseline_along_another_axis(phantom):
