@@ -9,7 +9,7 @@ Computed tile by tile: the target grid is cut into 16×16 tiles, and each tile's
 of the tile grown by the window's radius in one matrix product; a mask keeps each target to its own P×P window.
 Matrix products make this several times faster than one tensor operation per window offset (64×64 grid, window 35:
 0.08 s against 0.23 s per slice pair on two CPU cores), with the same result. Memory is bounded by processing
-the tiles in groups whose weights stay under ``max_elements``.
+rows of tiles at a time, so that their weights stay under ``max_elements``.
 """
 
 from __future__ import annotations
@@ -47,32 +47,38 @@ def window_attention(query: torch.Tensor, key: torch.Tensor, values: torch.Tenso
     rows, columns = math.ceil(height / tile), math.ceil(width / tile)
     grow_h, grow_w = rows * tile - height, columns * tile - width
     reference_pad = (radius, radius + grow_w, radius, radius + grow_h)
-    targets = _tiles(F.pad(query, (0, grow_w, 0, grow_h)), tile, tile)
-    keys = _tiles(F.pad(key, reference_pad), span, tile)
-    copied_values = _tiles(F.pad(values, reference_pad), span, tile)
-    inside = _tiles(F.pad(torch.ones_like(key[:, :1]), reference_pad), span, tile)[..., 0] > 0
+    # Views of the tiles (no copy yet): [B, C, tile rows, tile columns, span, span].
+    targets = _patches(F.pad(query, (0, grow_w, 0, grow_h)), tile, tile)
+    keys = _patches(F.pad(key, reference_pad), span, tile)
+    reference_values = _patches(F.pad(values, reference_pad), span, tile)
+    inside = _patches(F.pad(torch.ones_like(key[:, :1]), reference_pad), span, tile)
     in_window = _window_mask(tile, radius, query.device)
-    per_tile = batch * tile * tile * span * span
-    group = max(1, max_elements // per_tile)
+    # Rows of tiles at a time, so that both the weights and the copied tiles stay under max_elements.
+    per_row = batch * columns * tile * tile * span * span
+    group = max(1, max_elements // per_row)
     outputs = []
-    for first in range(0, rows * columns, group):
+    for first in range(0, rows, group):
         part = slice(first, first + group)
-        logits = targets[:, part] @ keys[:, part].transpose(-1, -2)
+        logits = _flat(targets[:, :, part]) @ _flat(keys[:, :, part]).transpose(-1, -2)
         if similarity == "distance":  # −|q − k|² = 2 q·k − |k|² − |q|², and the softmax ignores −|q|²
-            logits = 2 * logits - (keys[:, part] ** 2).sum(-1)[:, :, None, :]
-        valid = in_window & inside[:, part, None, :]
+            logits = 2 * logits - (_flat(keys[:, :, part]) ** 2).sum(-1)[:, :, None, :]
+        valid = in_window & (_flat(inside[:, :, part])[..., 0] > 0)[:, :, None, :]
         # A large finite floor, not −inf: the grid's padding cells have no valid key and must not give NaN.
         weights = torch.softmax((logits.float() / temperature).masked_fill(~valid, -1e30), dim=-1)
-        outputs.append(weights.to(values.dtype) @ copied_values[:, part])
+        outputs.append(weights.to(values.dtype) @ _flat(reference_values[:, :, part]))
     copied = torch.cat(outputs, 1).reshape(batch, rows, columns, tile, tile, values.shape[1])
     copied = copied.permute(0, 5, 1, 3, 2, 4).reshape(batch, values.shape[1], rows * tile, columns * tile)
     return copied[..., :height, :width]
 
 
-def _tiles(grid: torch.Tensor, span: int, step: int) -> torch.Tensor:
-    """``[B, C, H, W]`` → ``[B, tiles, span², C]``: the ``span``×``span`` patches every ``step`` cells, row-major."""
-    patches = grid.unfold(2, span, step).unfold(3, span, step)  # B, C, rows, columns, span, span
-    batch, channels, rows, columns = patches.shape[:4]
+def _patches(grid: torch.Tensor, span: int, step: int) -> torch.Tensor:
+    """``[B, C, H, W]`` → a view ``[B, C, rows, columns, span, span]`` of the patches every ``step`` cells."""
+    return grid.unfold(2, span, step).unfold(3, span, step)
+
+
+def _flat(patches: torch.Tensor) -> torch.Tensor:
+    """``[B, C, rows, columns, span, span]`` → ``[B, rows·columns, span², C]`` (row-major tiles; a copy)."""
+    batch, channels, rows, columns, span = patches.shape[:5]
     return patches.permute(0, 2, 3, 4, 5, 1).reshape(batch, rows * columns, span * span, channels)
 
 
