@@ -119,6 +119,37 @@ def test_a_label_drawn_at_the_tip_grows_with_the_organ(phantom):
     np.testing.assert_array_equal(result.label, liver)
 
 
+class SelfMatchingStepper:
+    """Knows the truth, but like a real matcher is unsure of a part of the structure left unlabelled on its
+    reference: that part finds its best match in itself, unlabelled."""
+
+    name = "self-matching"
+
+    def __init__(self, truth: np.ndarray):
+        self.truth = truth
+
+    def prepare(self, volume):
+        pass
+
+    def step(self, reference, target, probabilities):
+        inside = self.truth[target] > 0
+        segment = np.where(inside, np.where(probabilities[1] > 0.5, 1.0, 0.45), 0.0).astype(np.float32)
+        return np.stack([1 - segment, segment])
+
+
+def test_a_part_missed_once_is_found_again_where_the_drawn_slice_vouches_for_it():
+    # A square organ whose right part is missing on slice 6 only (a notch between two lobes). Copied from slice to
+    # slice alone, the part stays missed from slice 7 on; the drawn slice, where it is labelled, brings it back.
+    organ = np.zeros((14, 32, 32), np.uint8)
+    organ[2:13, 8:25, 8:25] = 1
+    organ[6, :, 20:25] = 0
+    alone = propagate(np.zeros(organ.shape, np.float32), {4: organ[4]}, SelfMatchingStepper(organ))
+    assert not alone.label[7:, :, 20:].any()
+    helped = propagate(np.zeros(organ.shape, np.float32), {4: organ[4]}, SelfMatchingStepper(organ),
+                       anchor_weight=0.3)
+    np.testing.assert_array_equal(helped.label, organ)
+
+
 def test_a_look_alike_coming_into_reach_as_a_separate_piece_is_left_out():
     # The matcher claims a separate look-alike (a kidney beside the spleen) from slice 9 on; it does not continue
     # the segment of the slice before, so the walk leaves it out and follows the organ alone.

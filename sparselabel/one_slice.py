@@ -21,6 +21,8 @@ from .propagation import Cancel, Progress, check_anchors, keep_largest_component
 from .verification import IntensityVerification
 
 METHODS = ("ours", "raw", "demons", "copy")
+MATCHERS = ("ours", "raw")  # the window-attention matchers: each step also hears from the drawn slice
+ANCHOR_WEIGHT = 0.3  # the drawn slice's say in each step of a matcher (see :mod:`.propagation`)
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,14 @@ def anchor_groups(label: np.ndarray, axis: int) -> dict[tuple[int, ...], list[in
 
 
 def slice_checks(method: str, verify: bool = True, refine: bool = True) -> dict:
-    """What :func:`propagate` does to ``method``'s slices, as its keyword arguments: the intensity verification
-    after each step (is this still the structure that was drawn?) and, once the walk is done, the outline
-    refinement (where exactly is its edge on each slice?). Neither for ``copy``, which copies by definition."""
+    """What :func:`propagate` does to ``method``'s slices, as its keyword arguments: for the matchers, the drawn
+    slice's label copied straight onto each slice as a second opinion (``anchor_weight``); the intensity
+    verification after each step (is this still the structure that was drawn?) and, once the walk is done, the
+    outline refinement (where exactly is its edge on each slice?). Neither for ``copy``, which copies by
+    definition."""
     copies = method == "copy"
-    return {"verification": IntensityVerification() if verify and not copies else None,
+    return {"anchor_weight": ANCHOR_WEIGHT if method in MATCHERS else 0.0,
+            "verification": IntensityVerification() if verify and not copies else None,
             "refinement": OutlineRefinement() if refine and not copies else None}
 
 

@@ -3,6 +3,17 @@
 A *stepper* moves a label from one slice to the next (the reconstruction network, or a baseline). This module
 walks the volume from every anchor slice in both directions:
 
+* each step may also hear from the drawn slice itself: the anchor's label copied straight onto the target slice is
+  blended in with ``anchor_weight`` (the matchers use 0.3), for every segment not yet in its tail (see below).
+  Copied only from slice to slice, a part of an organ that is missed once stays missed: on the next slice it finds
+  its best match in itself, unlabelled. A lobe that joins the liver as it widens towards the dome is one such part;
+  the drawn slice, where the liver is labelled whole, still says it is liver. Near a segment's end the drawn
+  outline is no guide (the end is smaller than the drawn slice, and the copy would keep the segment going onto its
+  neighbours), so there the steps go on alone. Measured on CHAOS MR (20 volumes, one representative slice, networks
+  trained on the other half; liver / spleen / right / left kidney): without 0.872 / 0.847 / 0.911 / 0.888; with
+  0.891 / 0.843 / 0.911 / 0.881 (the worst livers: CHAOS 31 0.67 → 0.82, CHAOS 15 0.70 → 0.81); blended in near the
+  end too, the liver gains less and the spleen walks farther onto the kidney (0.888 / 0.839). The untrained matcher
+  on raw intensities: 0.860 / 0.825 / 0.908 / 0.893 without, 0.866 / 0.826 / 0.909 / 0.895 with;
 * a slice between two anchors is reached from both and the two predictions are blended, each weighted by its
   closeness (the nearer anchor counts more);
 * in each direction a segment stops where the structure vanishes (its area falls below ``stop_fraction`` of its area
@@ -106,12 +117,30 @@ class _Walk:
         self.neck_radius = {int(value): self.neck * float(ndimage.distance_transform_edt(self.previous == value).max())
                             for value in np.unique(self.previous) if value != 0}
 
+    def in_tail(self) -> np.ndarray:
+        """Per class: has the segment narrowed below ``tail_fraction`` of its anchor area on this walk (only beyond
+        the outermost drawn slices)?"""
+        return self.open_end & (self.smallest < self.tail_fraction * self.anchor_area)
+
+    def recall(self, probabilities: np.ndarray, from_anchor: np.ndarray, weight: float) -> np.ndarray:
+        """The step's ``probabilities`` blended, with ``weight``, with the drawn slice's label copied straight onto the
+        target, for every segment not yet in its tail (near its end the drawn outline is no guide: a segment's end
+        is smaller than its drawn slice, and the copy would keep it going onto its neighbours)."""
+        steady = ~self.in_tail()
+        steady[0] = False
+        if not steady.any():
+            return probabilities
+        blended = probabilities.copy()
+        blended[steady] = (1 - weight) * probabilities[steady] + weight * from_anchor[steady]
+        blended[0] = np.clip(1.0 - blended[1:].sum(0), 0.0, 1.0)
+        return blended
+
     def sharpen(self, probabilities: np.ndarray, image: np.ndarray) -> np.ndarray:
         """Hard one-hot of the argmax on the slice ``image`` without what a segment in its tail gained across an
         edge, what ran through a neck or jumped, and with segments that vanished or grew back switched off for
         good."""
         winner = probabilities.argmax(0)
-        in_tail = self.open_end & (self.smallest < self.tail_fraction * self.anchor_area)
+        in_tail = self.in_tail()
         for value in np.flatnonzero(self.alive & in_tail):
             if value != 0:
                 _keep_reached_gain(winner, value, self.previous == value, image)
@@ -206,11 +235,14 @@ def check_anchors(shape: tuple[int, ...], anchors: Mapping[int, np.ndarray], axi
 
 def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: Stepper, axis: int = 0,
               stop_fraction: float = 0.02, tail_fraction: float = 0.6, regrowth: float = 0.2, continuity: float = 0.5,
-              neck: float = 0.2, verification=None, refinement=None, progress: Progress | None = None,
+              neck: float = 0.2, anchor_weight: float = 0.0, verification=None, refinement=None,
+              progress: Progress | None = None,
               cancel: Cancel | None = None) -> PropagationResult:
     """Propagate the labels of ``anchors`` (slice index → label slice) through ``volume`` (normalised to [0, 1]).
 
-    ``axis`` is the array axis the slices are taken along (0 = k, the acquisition slices). ``verification`` checks
+    ``axis`` is the array axis the slices are taken along (0 = k, the acquisition slices). ``anchor_weight`` blends
+    each step's result with the anchor's label copied straight onto the target slice (see the module's description).
+    ``verification`` checks
     each step's result (see :mod:`.verification`); ``refinement`` re-draws the outlines of every propagated slice once
     the walk is done (see :mod:`.outline_refinement`). Raises
     :class:`CancelledError` when ``cancel()`` turns true; nothing is returned then.
@@ -248,6 +280,9 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
                 weight = 1.0 if span is None else (span - distance) / span
                 if walk.alive[1:].any():
                     probabilities = stepper.step(target - direction, target, current)
+                    if anchor_weight > 0 and target - direction != anchor:
+                        probabilities = walk.recall(probabilities, stepper.step(anchor, target, start_label),
+                                                    anchor_weight)
                     if verification is not None:
                         probabilities = verification(target, probabilities)
                     current = walk.sharpen(probabilities, moved[target])
