@@ -26,8 +26,9 @@ do not.
 
 A copy across several slices — the drawn slice's label copied straight onto a slice farther on, which propagation
 blends into each step (:mod:`.propagation`) — gets at least ``far_window`` cells (35), since the structure may have
-moved farther than between neighbouring slices. Measured as above, with the blend (verification band 3): each segment's own window 0.890 /
-0.839 / 0.912 / 0.869; at least 35 cells 0.891 / 0.843 / 0.911 / 0.881; 49 cells 0.889 / 0.842 / 0.911 / 0.882.
+moved farther than between neighbouring slices. Measured as above, with the blend (verification band 3): each segment's
+own window 0.890 / 0.839 / 0.912 / 0.869; 35 cells 0.891 / 0.843 / 0.911 / 0.881; 49 cells 0.889 / 0.842 /
+0.911 / 0.882.
 """
 
 from __future__ import annotations
