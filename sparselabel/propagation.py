@@ -125,12 +125,17 @@ class _Walk:
         the outermost drawn slices)?"""
         return self.open_end & (self.smallest < self.tail_fraction * self.anchor_area)
 
+    def steady(self) -> np.ndarray:
+        """Per class: is the segment still travelling and not yet in its tail (never the background)?"""
+        steady = self.alive & ~self.in_tail()
+        steady[0] = False
+        return steady
+
     def recall(self, probabilities: np.ndarray, from_anchor: np.ndarray, weight: float) -> np.ndarray:
         """The step's ``probabilities`` blended, with ``weight``, with the drawn slice's label copied straight onto the
         target, for every segment not yet in its tail (near its end the drawn outline is no guide: a segment's end
         is smaller than its drawn slice, and the copy would keep it going onto its neighbours)."""
-        steady = ~self.in_tail()
-        steady[0] = False
+        steady = self.steady()
         if not steady.any():
             return probabilities
         blended = probabilities.copy()
@@ -283,7 +288,7 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
                 weight = 1.0 if span is None else (span - distance) / span
                 if walk.alive[1:].any():
                     probabilities = stepper.step(target - direction, target, current)
-                    if anchor_weight > 0 and target - direction != anchor:
+                    if anchor_weight > 0 and target - direction != anchor and walk.steady().any():
                         probabilities = walk.recall(probabilities, stepper.step(anchor, target, start_label),
                                                     anchor_weight)
                     if verification is not None:
