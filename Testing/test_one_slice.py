@@ -85,6 +85,20 @@ def test_each_segment_is_copied_over_a_window_sized_to_it(phantom, trained):
     assert np.all(together >= 0) and np.all(together.sum(0) <= 1 + 1e-4)
 
 
+def test_a_copy_across_several_slices_reaches_farther_than_a_step(trained):
+    # A bright square drawn on slice 0 lies 40 pixels (10 cells) away on every later slice: out of the trained window's
+    # reach (6 cells either side) for a step between neighbours, within it for the drawn slice copied three slices on.
+    volume = np.zeros((4, 96, 96), np.float32)
+    volume[0, 20:36, 20:36] = 1.0
+    volume[1:, 20:36, 60:76] = 1.0
+    drawn = np.stack([volume[0] == 0, volume[0] > 0]).astype(np.float32)
+    stepper = NetworkStepper(trained.network)
+    stepper.prepare(volume)
+    moved = volume[1] > 0
+    assert stepper.step(0, 1, drawn)[1][moved].mean() < 0.1
+    assert stepper.step(0, 3, drawn)[1][moved].mean() > 0.9
+
+
 def test_raw_baseline_along_another_axis(phantom):
     image, label = phantom
     mask, anchor, drawn = _one_slice(label.array, 1, axis=1)
