@@ -133,11 +133,8 @@ class _Walk:
 
     def recall(self, probabilities: np.ndarray, from_anchor: np.ndarray, weight: float) -> np.ndarray:
         """The step's ``probabilities`` blended, with ``weight``, with the drawn slice's label copied straight onto the
-        target, for every segment not yet in its tail (near its end the drawn outline is no guide: a segment's end
-        is smaller than its drawn slice, and the copy would keep it going onto its neighbours)."""
+        target, for the steady segments (see the module's description)."""
         steady = self.steady()
-        if not steady.any():
-            return probabilities
         blended = probabilities.copy()
         blended[steady] = (1 - weight) * probabilities[steady] + weight * from_anchor[steady]
         blended[0] = np.clip(1.0 - blended[1:].sum(0), 0.0, 1.0)
@@ -244,16 +241,14 @@ def check_anchors(shape: tuple[int, ...], anchors: Mapping[int, np.ndarray], axi
 def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: Stepper, axis: int = 0,
               stop_fraction: float = 0.02, tail_fraction: float = 0.6, regrowth: float = 0.2, continuity: float = 0.5,
               neck: float = 0.2, anchor_weight: float = 0.0, verification=None, refinement=None,
-              progress: Progress | None = None,
-              cancel: Cancel | None = None) -> PropagationResult:
+              progress: Progress | None = None, cancel: Cancel | None = None) -> PropagationResult:
     """Propagate the labels of ``anchors`` (slice index → label slice) through ``volume`` (normalised to [0, 1]).
 
     ``axis`` is the array axis the slices are taken along (0 = k, the acquisition slices). ``anchor_weight`` blends
     each step's result with the anchor's label copied straight onto the target slice (see the module's description).
-    ``verification`` checks
-    each step's result (see :mod:`.verification`); ``refinement`` re-draws the outlines of every propagated slice once
-    the walk is done (see :mod:`.outline_refinement`). Raises
-    :class:`CancelledError` when ``cancel()`` turns true; nothing is returned then.
+    ``verification`` checks each step's result (see :mod:`.verification`); ``refinement`` re-draws the outlines of
+    every propagated slice once the walk is done (see :mod:`.outline_refinement`). Raises :class:`CancelledError` when
+    ``cancel()`` turns true; nothing is returned then.
     """
     values = check_anchors(volume.shape, anchors, axis)
     start = time.perf_counter()
