@@ -95,7 +95,7 @@ def test_an_empty_slice_is_returned_untouched():
 
 
 def test_propagated_slices_are_refined_but_not_the_drawn_one_nor_by_copy():
-    assert slice_checks("copy") == {"anchor_weight": 0.0, "verification": None, "refinement": None}
+    assert slice_checks("copy") == {"anchor_weight": 0.0, "round_trip": 0.0, "verification": None, "refinement": None}
     assert slice_checks("raw", refine=False)["refinement"] is None
     truth = disk((64, 64), (32, 32), 14)
     volume = np.stack([noisy_slice((truth, 0.7), seed=s) for s in range(3)])

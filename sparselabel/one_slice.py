@@ -23,6 +23,7 @@ from .verification import IntensityVerification
 METHODS = ("ours", "raw", "demons", "copy")
 MATCHERS = ("ours", "raw")  # the window-attention matchers: each step also hears from the drawn slice
 ANCHOR_WEIGHT = 0.3  # the drawn slice's say in each step of a matcher (see :mod:`.propagation`)
+ROUND_TRIP = 3.0  # the learned matcher's matches must come back within 3 spreads (see :mod:`.mutual_matches`)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def slice_checks(method: str, verify: bool = True, refine: bool = True) -> dict:
     definition."""
     copies = method == "copy"
     return {"anchor_weight": ANCHOR_WEIGHT if method in MATCHERS else 0.0,
+            "round_trip": ROUND_TRIP if method == "ours" else 0.0,
             "verification": IntensityVerification() if verify and not copies else None,
             "refinement": OutlineRefinement() if refine and not copies else None}
 
