@@ -32,7 +32,7 @@ def _slices_with_a_newcomer(size: int = 16, shift: int = 2):
 
 def test_matches_come_back_except_from_a_newcomer():
     reference, target, newcomer = _slices_with_a_newcomer()
-    error = round_trip_error(target, reference, 13, 0.05, "dot", (64, 64)).numpy()
+    error = round_trip_error((target, reference), (reference, target), 13, 0.05, "dot", (64, 64)).numpy()
     assert error.shape == (64, 64)  # full resolution: each grid cell covers 4 × 4 pixels
     per_cell = error[::4, ::4]
     moved = np.zeros_like(newcomer)

@@ -22,29 +22,27 @@ from .window_attention import window_attention
 _LEAST_SPREAD = 0.25  # grid cells: the spread no match is held to a finer precision than
 
 
-def round_trip_error(target: torch.Tensor, reference: torch.Tensor, window: int, temperature: float,
-                     similarity: str, size: tuple[int, int],
-                     reverse: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+def round_trip_error(there: tuple[torch.Tensor, torch.Tensor], back: tuple[torch.Tensor, torch.Tensor], window: int,
+                     temperature: float, similarity: str, size: tuple[int, int]) -> torch.Tensor:
     """Per pixel of the target (``size``: rows, columns), the round trip's error in spreads (see the module).
 
-    ``target`` and ``reference`` are the ``[1, C, h, w]`` descriptors a step matches with ``window_attention``
-    (``window``, ``temperature``, ``similarity`` as in the step), on a grid of ``h × w`` cells covering ``size``;
-    ``reverse`` gives the descriptors for the way back (reference as query, target as key) where the matching is not
-    symmetric.
+    ``there`` and ``back`` are the (query, key) descriptors, ``[1, C, h, w]``, a step matches with
+    ``window_attention`` (``window``, ``temperature``, ``similarity`` as in the step): the target's against the
+    reference's, then the reference's against the target's, on a grid of ``h × w`` cells covering ``size``.
     """
-    height, width = target.shape[-2:]
-    rows, columns = torch.meshgrid(torch.arange(height, dtype=torch.float32, device=target.device),
-                                   torch.arange(width, dtype=torch.float32, device=target.device), indexing="ij")
+    height, width = there[0].shape[-2:]
+    device = there[0].device
+    rows, columns = torch.meshgrid(torch.arange(height, dtype=torch.float32, device=device),
+                                   torch.arange(width, dtype=torch.float32, device=device), indexing="ij")
     positions = torch.stack([rows, columns, rows**2, columns**2])[None]
-    back_query, back_key = reverse if reverse is not None else (reference, target)
-    there = window_attention(target, reference, positions, window, temperature, similarity)[0].float()
-    back = window_attention(back_query, back_key, positions, window, temperature, similarity)[0].float()
+    going = window_attention(*there, positions, window, temperature, similarity)[0].float()
+    coming = window_attention(*back, positions, window, temperature, similarity)[0].float()
     # Where each target cell's matches lie on the reference (rounded to a cell), and where those come back.
-    row = there[0].round().clamp(0, height - 1).long()
-    column = there[1].round().clamp(0, width - 1).long()
-    returned = back[:2, row, column]
+    row = going[0].round().clamp(0, height - 1).long()
+    column = going[1].round().clamp(0, width - 1).long()
+    returned = coming[:2, row, column]
     miss = torch.hypot(returned[0] - rows, returned[1] - columns)
-    spread = _variance(there) + _variance(back)[row, column] + _LEAST_SPREAD**2
+    spread = _variance(going) + _variance(coming)[row, column] + _LEAST_SPREAD**2
     error = (miss / spread.sqrt())[None, None]
     stride = (-(-size[0] // height), -(-size[1] // width))
     return F.interpolate(error, scale_factor=stride, mode="nearest")[0, 0, : size[0], : size[1]]

@@ -215,7 +215,7 @@ class NetworkStepper:
         there = self.network.match_vectors(*(self.features[s] for s in slices), *(self.intensities[s] for s in slices))
         back = self.network.match_vectors(*(self.features[s] for s in slices[::-1]),
                                           *(self.intensities[s] for s in slices[::-1]))
-        return round_trip_error(*there, self.network.config.window, 1.0, "dot", self.size, reverse=back).cpu().numpy()
+        return round_trip_error(there, back, self.network.config.window, 1.0, "dot", self.size).cpu().numpy()
 
 def segment_windows(probabilities: np.ndarray, stride: int, smallest: int, scale: float, largest: int) -> list[int]:
     """The attention window (odd, in grid cells of ``stride`` pixels) for each class of ``probabilities``
