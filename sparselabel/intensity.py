@@ -2,9 +2,26 @@
 
 CT has calibrated Hounsfield units, MR arbitrary scanner units with bias fields and outliers; a robust per-volume
 percentile window maps either to about [0, 1] without knowing the modality, so one network serves both.
+
+Once the user has drawn, propagation narrows that window to the drawn structures (:func:`structure_window`), as a
+reader sets window and level on the organ. In MR the soft tissues already spread over the percentile window; in CT
+they share a few percent of it with air and bone (the liver's −100…+200 HU are about an eighth of −1000…+1500), so the
+matcher's intensity term, the verification band and the random walkers see almost no contrast between an organ and
+its neighbours. The window is each drawn segment's median ± ``STRUCTURE_WINDOW`` robust SDs of its own intensities on
+the drawn slices (their union over segments, inside [0, 1]): a structure's texture sets how much contrast around it
+matters, in HU or scanner units alike. For CT's liver (an SD of some 15 HU) that is about ±225 HU, the abdominal window
+a reader would choose; MR's organs spread over most of the percentile window, and it stays as it is.
+
+Measured on CHAOS MR (20 volumes, one representative slice; networks trained on the other half; liver / spleen), and
+on the same volumes made CT-like (the body's intensities squeezed linearly into 12 % of the range, air outside it and
+a bright strip of "bone" behind, about 1 % of the voxels): without the window, MR 0.890 / 0.851 and CT-like 0.649 /
+0.784; at 15 SDs 0.890 / 0.851 and 0.853 / 0.832; at 10 SDs 0.891 / 0.841 and 0.871 / 0.840 (the window then narrows
+MR's spleen too). The untrained matcher on raw intensities, CT-like: 0.720 / 0.787 without, 0.856 / 0.818 at 10 SDs.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -33,3 +50,35 @@ def normalise(array: np.ndarray, name: str = "volume") -> np.ndarray:
         if upper - lower <= 0:
             raise UserInputError(f"{name}: every voxel has the value {lower:g}; expected an image with contrast")
     return np.clip((values - lower) / (upper - lower), 0.0, 1.0)
+
+
+STRUCTURE_WINDOW = 15.0  # half-width of the window around a drawn structure, in its robust SDs
+_NARROWEST = 0.05  # the window's least half-width, in the normalised range (a uniform structure is no reason for more)
+
+
+def structure_window(volume: np.ndarray, drawn: Mapping[int, np.ndarray],
+                     spread: float = STRUCTURE_WINDOW) -> tuple[float, float]:
+    """The window (low, high) within [0, 1] that gives the segments drawn on ``volume`` (normalised, slice axis
+    first; ``drawn``: slice index → label slice, 0 = background) their contrast: per segment, its median ± ``spread``
+    robust SDs (1.4826 · MAD) over the slices it was drawn on; the union over segments."""
+    values: dict[int, list[np.ndarray]] = {}
+    for index, label in drawn.items():
+        for value in np.unique(label[label != 0]):
+            values.setdefault(int(value), []).append(volume[index][label == value])
+    low, high = 1.0, 0.0
+    for pieces in values.values():
+        intensities = np.concatenate(pieces)
+        median = float(np.median(intensities))
+        half = max(spread * 1.4826 * float(np.median(np.abs(intensities - median))), _NARROWEST)
+        low, high = min(low, median - half), max(high, median + half)
+    if high <= low:  # nothing drawn
+        return 0.0, 1.0
+    return max(low, 0.0), min(high, 1.0)
+
+
+def apply_window(volume: np.ndarray, window: tuple[float, float]) -> np.ndarray:
+    """``volume`` (normalised) with ``window`` stretched to [0, 1] and what lies outside clipped."""
+    low, high = window
+    if low <= 0.0 and high >= 1.0:
+        return volume
+    return np.clip((volume - low) / (high - low), 0.0, 1.0).astype(np.float32)

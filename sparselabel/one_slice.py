@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import UserInputError
 from .image import Image
-from .intensity import normalise
+from .intensity import apply_window, normalise, structure_window
 from .outline_refinement import OutlineRefinement
 from .propagation import Cancel, Progress, check_anchors, keep_largest_component, propagate
 from .verification import IntensityVerification
@@ -130,6 +130,7 @@ def propagate_label(image: Image, label: Image, options: PropagationOptions | No
     axis = infer_axis(label.array) if options.axis is None else options.axis
     anchors = anchors_from_label(label.array, axis)
     check_anchors(volume.shape, anchors, axis)  # before any training: bad input fails at once
+    volume = apply_window(volume, structure_window(np.moveaxis(volume, axis, 0), anchors))
     moved = np.moveaxis(volume, axis, 0)
     start = time.perf_counter()
     stepper, record = build_stepper(options.method, moved, options, progress, cancel)

@@ -5,7 +5,9 @@ structure is present — ``representative`` (the screening's choice, as a user w
 per cluster of the structure's slices), ``largest`` (most voxels) or ``middle`` (middle of its extent; for several,
 evenly spread over it) — and only those slices' ground truth is given to each method. The propagated structure is
 compared with the full ground truth: Dice, HD95 and ASSD (mm, with the volume's spacing) and RAVD (%).
-Test-time adaptation, when used, happens once per volume and serves all its structures.
+Each structure is propagated on the volume windowed to its own drawn slices (:func:`.intensity.structure_window`),
+as the Slicer module propagates one segment. Test-time adaptation, when used, happens once per volume (on its
+percentile window) and serves all its structures.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserInputError
-from .intensity import normalise
+from .intensity import apply_window, normalise, structure_window
 from .io import base_name, pair_images_with_labels, read_label, read_volume
 from .metrics import mean_std, segmentation_metrics
 from .one_slice import METHODS, PropagationOptions, build_stepper, slice_checks
@@ -81,7 +83,8 @@ def evaluate_propagation(images: str | Path, labels: str | Path, structures: Seq
                 mask = label.array == structure
                 chosen = choose_anchors(mask, anchor, descriptors, slices)
                 anchors = {k: mask[k].astype(np.uint8) for k in chosen}
-                result = propagate(volume, anchors, stepper, **checks)
+                windowed = apply_window(volume, structure_window(volume, anchors))
+                result = propagate(windowed, anchors, stepper, **checks)
                 predicted = keep_largest_component(result.label, anchors) > 0
                 scores = segmentation_metrics(predicted, mask, image.spacing)
                 rows[method].append({"case": base_name(image_path), "structure": int(structure),
