@@ -27,7 +27,7 @@ def _measure(method: str, volumes: list[str], labels: list[str], model: str | No
     import torch
 
     from sparselabel import phantoms
-    from sparselabel.intensity import normalise
+    from sparselabel.intensity import apply_window, normalise, structure_window
     from sparselabel.io import read_label, read_volume
     from sparselabel.one_slice import PropagationOptions, build_stepper, slice_checks
     from sparselabel.propagation import propagate
@@ -45,16 +45,18 @@ def _measure(method: str, volumes: list[str], labels: list[str], model: str | No
             image = read_volume(volume_path)
             inputs.append((image.array, read_label(label_path, image).array == 1))
     for array, mask in inputs:
+        anchor = int(mask.reshape(len(mask), -1).sum(1).argmax())
+        drawn = {anchor: mask[anchor].astype(np.uint8)}
         volume = normalise(array)
+        volume = apply_window(volume, structure_window(volume, drawn))  # as the user's path does
         options = PropagationOptions(method=method, model=Path(model) if model else None,
                                      adaptation_seconds=adaptation, device=device)
         started = time.perf_counter()
         stepper, record = build_stepper(method, volume, options)
         adaptation_seconds = time.perf_counter() - started if "adaptation_seconds" in record else 0.0
-        anchor = int(mask.reshape(len(mask), -1).sum(1).argmax())
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        result = propagate(volume, {anchor: mask[anchor].astype(np.uint8)}, stepper, **slice_checks(method))
+        result = propagate(volume, drawn, stepper, **slice_checks(method))
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         runs.append({"propagation_seconds": result.seconds, "adaptation_seconds": adaptation_seconds,
