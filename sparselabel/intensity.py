@@ -15,8 +15,9 @@ a reader would choose; MR's organs spread over most of the percentile window, an
 Measured on CHAOS MR (20 volumes, one representative slice; networks trained on the other half; liver / spleen), and
 on the same volumes made CT-like (the body's intensities squeezed linearly into 12 % of the range, air outside it and
 a bright strip of "bone" behind, about 1 % of the voxels): without the window, MR 0.890 / 0.851 and CT-like 0.649 /
-0.784; at 15 SDs 0.890 / 0.851 and 0.853 / 0.832; at 10 SDs 0.891 / 0.841 and 0.871 / 0.840 (the window then narrows
-MR's spleen too). The untrained matcher on raw intensities, CT-like: 0.720 / 0.787 without, 0.856 / 0.818 at 10 SDs.
+0.784; at 15 SDs 0.890 / 0.850 and 0.857 / 0.833; at 12 SDs 0.891 / 0.848 and 0.862 / 0.842; at 10 SDs 0.891 / 0.841
+and 0.871 / 0.840 (the window then narrows MR's spleen too). The untrained matcher on raw intensities, CT-like:
+0.720 / 0.787 without, 0.856 / 0.818 at 10 SDs.
 """
 
 from __future__ import annotations
