@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparselabel import phantoms
+from sparselabel import phantoms, propagation
 from sparselabel.errors import CancelledError, UserInputError
 from sparselabel.propagation import keep_largest_component, propagate
 from sparselabel.propagation_baselines import CopyStepper
@@ -213,6 +213,27 @@ def test_in_its_tail_a_segment_still_moves_within_its_own_edges():
     image = np.where(organ > 0, 0.6, 0.2).astype(np.float32)
     result = propagate(image, {16: organ[16]}, OracleStepper(organ, [1]))
     np.testing.assert_array_equal(result.label, organ)
+
+
+def test_in_its_tail_a_segment_reaches_little_beyond_where_it_lay_where_no_edge_parts_it_from_a_neighbour(
+        monkeypatch):
+    # The organ narrows as above; on slice 8 the matcher also claims a 12-pixel strip against its right side, of the
+    # organ's own intensity, with no edge between them.
+    organ = np.zeros((20, 48, 80), np.uint8)
+    organ[14:18, 12:36, 14:38] = 1
+    organ[4:14, 17:32, 23:38] = 1
+    image = np.where(organ > 0, 0.6, 0.2).astype(np.float32)
+    image[8, 17:32, 38:50] = 0.6
+    claimed = organ.copy()
+    claimed[8, 17:32, 38:50] = 1
+    result = propagate(image, {16: organ[16]}, OracleStepper(claimed, [1]))
+    assert not result.label[8, :, 40:].any()  # no more than 2 pixels of the strip
+    assert (result.label >= organ).all()  # and the organ followed to its end
+    # Were it free to reach as far as the walker goes, the strip would count as growth at the organ's end, and the
+    # walk would stop there: the organ's last slices lost.
+    monkeypatch.setattr(propagation, "_TAIL_DRIFT", 100)
+    unchecked = propagate(image, {16: organ[16]}, OracleStepper(claimed, [1]))
+    assert not unchecked.label[4:9].any()
 
 
 def test_a_piece_thin_all_through_is_still_followed():

@@ -38,9 +38,18 @@ walks the volume from every anchor slice in both directions:
   a neighbour of the same intensity (on CHAOS MR: spleen onto the kidney, liver tip onto kidney and bowel). From
   there on that direction votes for background;
 * in its tail (once its area has been below ``tail_fraction`` of the anchor's; again only beyond the outermost drawn
-  slices) a segment keeps what it gains beyond where it lay on the slice before only where a random walker
-  (:mod:`.random_walker`) starting there reaches the part it kept before it reaches the background: a narrowing
-  organ's outline may move within its own edges, but not across an edge onto the tissue beside it;
+  slices) a segment keeps what it gains beyond where it lay on the slice before only within ``_TAIL_DRIFT`` (2)
+  pixels of it, and only where a random walker (:mod:`.random_walker`) starting there reaches the part it kept
+  before it reaches the background: a narrowing organ's outline may move within its own edges, as an oblique tip
+  drifts, but not across an edge onto the tissue beside it, nor far where no edge parts them. A narrowing end lies
+  within its cross-section on the slice before: in CHAOS MR's ground truth (20 volumes, tails as defined here, from
+  the representative slice) 98.7 % of the liver's tail area does, 99.7 % within 3 pixels (spleen 94.7 % and 97.1 %,
+  kidneys 98.8–99.4 % and all). Measured on CHAOS MR (20 volumes, one representative slice, networks trained on the
+  other half; liver / spleen / right / left kidney): the walker alone 0.890 / 0.851 / 0.912 / 0.880 (liver and
+  spleen HD95 18.6 / 22.8 mm); within 2 pixels 0.892 / 0.855 / 0.912 / 0.880 (18.0 / 20.6 mm); within 1, 3 and 6
+  pixels 0.892 / 0.856, 0.892 / 0.853 and 0.890 / 0.850 (kidneys as within 2); within 0 (no gain at all) 0.893 /
+  0.859 / 0.912 / 0.881, but an oblique tip is then cut off slice by slice; with the tail from 0.8 of the anchor's
+  area instead of 0.6, the kidneys lose (0.888 / 0.868 / 0.900 / 0.852);
 * a structure does not jump: a piece of a segment (a 2D connected component) is kept only if at least
   ``continuity`` of its area lies on that segment in the slice before, or if it is the piece that overlaps it most
   (so that a structure moving fast between thick slices is still followed). A look-alike that comes into the
@@ -72,6 +81,8 @@ from .random_walker import random_walker
 # The random walker that judges what a segment in its tail gains: edge weight, and its pull towards the matched label.
 _GAIN_BETA = 10.0
 _GAIN_PRIOR = 0.01
+# How far (pixels) a segment in its tail may reach beyond where it lay on the slice before: an oblique tip drifts.
+_TAIL_DRIFT = 2
 
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
@@ -188,7 +199,9 @@ def _without(probabilities: np.ndarray, doubt: np.ndarray) -> np.ndarray:
 
 def _keep_reached_gain(winner: np.ndarray, value: int, before: np.ndarray, image: np.ndarray) -> None:
     """Move to background (in place) what segment ``value`` of ``winner`` gained beyond ``before`` (where it lay on
-    the slice before) unless a random walker from what it kept reaches it before it reaches the background."""
+    the slice before): all of it farther than ``_TAIL_DRIFT`` pixels, and the rest unless a random walker from what
+    it kept reaches it before it reaches the background."""
+    winner[(winner == value) & ~ndimage.binary_dilation(before, iterations=_TAIL_DRIFT)] = 0
     segment = winner == value
     kept = segment & before
     if not kept.any() or not (segment & ~before).any():
