@@ -56,7 +56,7 @@ def window_attention(query: torch.Tensor, key: torch.Tensor, values: torch.Tenso
     keys = _patches(F.pad(key, reference_pad), span, tile)
     reference_values = _patches(F.pad(values, reference_pad), span, tile)
     inside = _patches(F.pad(torch.ones_like(key[:, :1]), reference_pad), span, tile)
-    in_window = _window_mask(tile, radius, query.device)
+    outside_window = ~_window_mask(tile, radius, query.device)
     # Rows of tiles at a time, so that both the weights and the copied tiles stay under max_elements.
     per_row = batch * columns * tile * tile * span * span
     group = max(1, max_elements // per_row)
@@ -66,7 +66,7 @@ def window_attention(query: torch.Tensor, key: torch.Tensor, values: torch.Tenso
         logits = _flat(targets[:, :, part]) @ _flat(keys[:, :, part]).transpose(-1, -2)
         if similarity == "distance":  # −|q − k|² = 2 q·k − |k|² − |q|², and the softmax ignores −|q|²
             logits = 2 * logits - (_flat(keys[:, :, part]) ** 2).sum(-1)[:, :, None, :]
-        outside = ~in_window | (_flat(inside[:, :, part])[..., 0] == 0)[:, :, None, :]
+        outside = outside_window | (_flat(inside[:, :, part])[..., 0] == 0)[:, :, None, :]
         # A large finite floor, not −inf: the grid's padding cells have no valid key and must not give NaN.
         logits = (logits.float() / temperature).masked_fill_(outside, -1e30)  # in place: the largest tensor here
         weights = torch.softmax(logits, dim=-1)
