@@ -99,6 +99,24 @@ def test_a_copy_across_several_slices_reaches_farther_than_a_step(trained):
     assert stepper.step(0, 3, drawn)[1][moved].mean() > 0.9
 
 
+def test_slices_beyond_a_structure_are_never_encoded_and_the_label_is_as_with_every_slice_encoded(phantom, trained):
+    image, label = phantom
+    volume = normalise(image.array)
+    mask, anchor, drawn = _one_slice(label.array, 2)  # the spleen: slices 8 … 18 of 28
+    lazy = NetworkStepper(trained.network, batch=2)
+    result = propagate(volume, {anchor: drawn[anchor]}, lazy, verification=IntensityVerification())
+    eager = NetworkStepper(trained.network)
+    eager.prepare(volume)
+    assert eager.all_features().shape[0] == len(volume)
+    expected = propagate(volume, {anchor: drawn[anchor]}, eager, verification=IntensityVerification())
+    np.testing.assert_array_equal(result.label, expected.label)
+    assert dice(result.label > 0, mask) >= 0.8
+    present = np.flatnonzero(mask.any((1, 2)))
+    # The walk goes one slice past each end of the spleen, and encodes at most one more in passing.
+    assert set(lazy.encoded_slices) <= set(range(present[0] - 2, present[-1] + 3))
+    assert set(lazy.encoded_slices) >= set(range(present[0], present[-1] + 1))
+
+
 def test_raw_baseline_along_another_axis(phantom):
     image, label = phantom
     mask, anchor, drawn = _one_slice(label.array, 1, axis=1)

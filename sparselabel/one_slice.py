@@ -179,7 +179,7 @@ def suggest_slices(image: Image, axis: int = 0, slice_range: tuple[int, int] | N
         stepper = NetworkStepper(network, _device(device))
         stepper.prepare(volume)
         with torch.no_grad():
-            descriptors = slice_descriptors(stepper.features)
+            descriptors = slice_descriptors(stepper.all_features())
     else:
         descriptors = gabor_descriptors(volume)
     candidates = None

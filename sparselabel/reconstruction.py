@@ -150,23 +150,26 @@ class ReconstructionNetwork(nn.Module):
 
 
 class NetworkStepper:
-    """Propagation stepper using a :class:`ReconstructionNetwork` (features of every slice computed once); each
-    segment is copied over a window sized to it (see the module's description)."""
+    """Propagation stepper using a :class:`ReconstructionNetwork` (each slice's features computed once, when a step
+    first needs them); each segment is copied over a window sized to it (see the module's description)."""
 
     name = "ours"
 
-    def __init__(self, network: ReconstructionNetwork, device: torch.device | str = "cpu", batch: int = 8,
+    def __init__(self, network: ReconstructionNetwork, device: torch.device | str = "cpu", batch: int | None = None,
                  window_scale: float = 1.6, max_window: int = 49, far_window: int = 35):
         self.network = network.eval().to(device)
         self.device = torch.device(device)
-        self.batch = batch
+        # Slices encoded together: a GPU gains from batches; on a CPU single pairs are as fast per slice (faster on
+        # large slices) and fewer slices are encoded past a structure's end.
+        self.batch = batch or (8 if self.device.type == "cuda" else 2)
         self.window_scale = window_scale
         self.max_window = max_window
         self.far_window = far_window  # the least window for a copy across several slices (from the drawn one)
-        self.features: torch.Tensor | None = None
         self.intensities: torch.Tensor | None = None
         self.size: tuple[int, int] = (0, 0)
         self._prepared_for: tuple | None = None
+        self._slices: torch.Tensor | None = None
+        self._features: list[torch.Tensor | None] = []  # per slice, once encoded
 
     def _autocast(self):
         if self.device.type == "cuda":
@@ -180,12 +183,38 @@ class NetworkStepper:
             return
         self._prepared_for = key
         self.size = volume.shape[1:]
-        slices = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))[:, None]
-        with self._autocast():
-            chunks = [self.network.encode(slices[i:i + self.batch].to(self.device))
-                      for i in range(0, len(slices), self.batch)]
-        self.features = torch.cat(chunks).float()
-        self.intensities = intensity_descriptors(slices, self.network.stride).to(self.device)
+        self._slices = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))[:, None]
+        self._features = [None] * len(volume)
+        self.intensities = intensity_descriptors(self._slices, self.network.stride).to(self.device)
+
+    @torch.no_grad()
+    def _encoded(self, index: int, heading: int = 1) -> torch.Tensor:
+        """The features ``[1, C, h, w]`` of slice ``index``. A slice is encoded when a step first needs it, together
+        with up to ``batch`` − 1 slices after it in the walk's ``heading`` (+1 or −1): the walk stops where its
+        structure ends, and the slices beyond are never encoded."""
+        if self._features[index] is None:
+            wanted = []
+            for position in range(index, index + heading * self.batch, heading):
+                if not 0 <= position < len(self._features) or self._features[position] is not None:
+                    break
+                wanted.append(position)
+            with self._autocast():
+                encoded = self.network.encode(self._slices[wanted].to(self.device)).float()
+            for position, features in zip(wanted, encoded, strict=True):
+                self._features[position] = features[None]
+        return self._features[index]
+
+    @property
+    def encoded_slices(self) -> list[int]:
+        """The slices whose features have been computed so far."""
+        return [index for index, features in enumerate(self._features) if features is not None]
+
+    @torch.no_grad()
+    def all_features(self) -> torch.Tensor:
+        """The features ``[slices, C, h, w]`` of every slice of the prepared volume."""
+        for index in range(len(self._features)):
+            self._encoded(index)
+        return torch.cat(self._features)
 
     @torch.no_grad()
     def step(self, reference: int, target: int, probabilities: np.ndarray) -> np.ndarray:
@@ -194,11 +223,12 @@ class NetworkStepper:
         if abs(target - reference) > 1:  # the structure may have moved farther: reach farther
             smallest = max(smallest, min(self.far_window, self.max_window))
         windows = segment_windows(probabilities, self.network.stride, smallest, self.window_scale, self.max_window)
+        heading = 1 if target > reference else -1
         copied = {}
         for window in sorted(set(windows)):  # one pass per window size; segments of alike size share it
             with self._autocast():
                 copied[window] = self.network.transfer_labels(
-                    self.features[target:target + 1], self.features[reference:reference + 1],
+                    self._encoded(target, heading), self._encoded(reference, heading),
                     self.intensities[target:target + 1], self.intensities[reference:reference + 1], values,
                     window)[0].float().cpu().numpy()
         if len(copied) == 1:
@@ -211,10 +241,11 @@ class NetworkStepper:
     def round_trip_error(self, reference: int, target: int) -> np.ndarray:
         """Per pixel of ``target``, how far its matches on ``reference`` come back from it, in spreads, over the
         trained window (see :mod:`.mutual_matches`). In float32: squared positions need its precision."""
-        slices = (slice(target, target + 1), slice(reference, reference + 1))
-        there = self.network.match_vectors(*(self.features[s] for s in slices), *(self.intensities[s] for s in slices))
-        back = self.network.match_vectors(*(self.features[s] for s in slices[::-1]),
-                                          *(self.intensities[s] for s in slices[::-1]))
+        heading = 1 if target > reference else -1
+        features = (self._encoded(target, heading), self._encoded(reference, heading))
+        intensities = (self.intensities[target:target + 1], self.intensities[reference:reference + 1])
+        there = self.network.match_vectors(*features, *intensities)
+        back = self.network.match_vectors(*features[::-1], *intensities[::-1])
         return round_trip_error(there, back, self.network.config.window, 1.0, "dot", self.size).cpu().numpy()
 
 def segment_windows(probabilities: np.ndarray, stride: int, smallest: int, scale: float, largest: int) -> list[int]:
