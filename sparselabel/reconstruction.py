@@ -159,8 +159,8 @@ class NetworkStepper:
                  window_scale: float = 1.6, max_window: int = 49, far_window: int = 35):
         self.network = network.eval().to(device)
         self.device = torch.device(device)
-        # Slices encoded together: a GPU gains from batches; on a CPU single pairs are as fast per slice (faster on
-        # large slices) and fewer slices are encoded past a structure's end.
+        # Slices encoded together: a GPU gains from batches; on a CPU two at a time are as fast per slice as eight
+        # (faster on large slices), and fewer slices are encoded past a structure's end.
         self.batch = batch or (8 if self.device.type == "cuda" else 2)
         self.window_scale = window_scale
         self.max_window = max_window
