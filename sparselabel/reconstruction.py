@@ -204,6 +204,12 @@ class NetworkStepper:
                 self._features[position] = features[None]
         return self._features[index]
 
+    def _pair(self, target: int, reference: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The features of ``target`` and ``reference``, encoding ahead in the walk's heading (from reference to
+        target)."""
+        heading = 1 if target > reference else -1
+        return self._encoded(target, heading), self._encoded(reference, heading)
+
     @property
     def encoded_slices(self) -> list[int]:
         """The slices whose features have been computed so far."""
@@ -223,12 +229,12 @@ class NetworkStepper:
         if abs(target - reference) > 1:  # the structure may have moved farther: reach farther
             smallest = max(smallest, min(self.far_window, self.max_window))
         windows = segment_windows(probabilities, self.network.stride, smallest, self.window_scale, self.max_window)
-        heading = 1 if target > reference else -1
+        target_features, reference_features = self._pair(target, reference)
         copied = {}
         for window in sorted(set(windows)):  # one pass per window size; segments of alike size share it
             with self._autocast():
                 copied[window] = self.network.transfer_labels(
-                    self._encoded(target, heading), self._encoded(reference, heading),
+                    target_features, reference_features,
                     self.intensities[target:target + 1], self.intensities[reference:reference + 1], values,
                     window)[0].float().cpu().numpy()
         if len(copied) == 1:
@@ -241,8 +247,7 @@ class NetworkStepper:
     def round_trip_error(self, reference: int, target: int) -> np.ndarray:
         """Per pixel of ``target``, how far its matches on ``reference`` come back from it, in spreads, over the
         trained window (see :mod:`.mutual_matches`). In float32: squared positions need its precision."""
-        heading = 1 if target > reference else -1
-        features = (self._encoded(target, heading), self._encoded(reference, heading))
+        features = self._pair(target, reference)
         intensities = (self.intensities[target:target + 1], self.intensities[reference:reference + 1])
         there = self.network.match_vectors(*features, *intensities)
         back = self.network.match_vectors(*features[::-1], *intensities[::-1])
