@@ -285,14 +285,17 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
     """MRML nodes in, ``sparselabel`` calls, MRML nodes out. Usable without the widget (scripts, tests).
 
     Long work is offered as jobs on one persistent worker thread (``propagationJob``, ``trainingJob``); reading and
-    writing nodes stays on the calling (GUI) thread.
+    writing nodes stays on the calling (GUI) thread. A network adapted to a volume is kept for the next propagation
+    of the same volume (a correction, another Propagate), which then starts at once.
     """
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
+        from sparselabel.adapted_networks import AdaptedNetworks
         from sparselabel.background import BackgroundRunner
 
         self._runner = BackgroundRunner("OneSliceSegWorker")
+        self._adaptedNetworks = AdaptedNetworks()
 
     def getParameterNode(self):
         return OneSliceSegParameterNode(super().getParameterNode())
@@ -363,7 +366,7 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
         from sparselabel.segment_propagation import propagate_segments
 
         painted = self.readPaintedSegments(volumeNode, segmentationNode)
-        labelImage, record = propagate_segments(painted, options)
+        labelImage, record = propagate_segments(painted, options, self._adaptedNetworks)
         self.writePropagatedSegments(segmentationNode, volumeNode, painted, labelImage, record["axis"])
         return record
 
@@ -374,7 +377,7 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
         """Start the propagation computation on the worker thread; the job's result is ``(labelImage, record)``."""
         from sparselabel.segment_propagation import propagate_segments
 
-        return self._runner.submit(propagate_segments, painted, options)
+        return self._runner.submit(propagate_segments, painted, options, self._adaptedNetworks)
 
     def trainingJob(self, folder, checkpointPath, seconds=600.0):
         """Train on the volumes of ``folder`` on the worker thread; the job's result is the checkpoint path."""
@@ -384,7 +387,9 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
     def describeRun(record: dict) -> str:
         text = _("Propagated from slice(s) {anchors} in {seconds:.1f} s").format(
             anchors=", ".join(map(str, record["anchors"])), seconds=record["propagation_seconds"])
-        if "adaptation_seconds" in record:
+        if record.get("adaptation_reused"):
+            text += _(", with the network adapted to this volume before")
+        elif "adaptation_seconds" in record:
             seconds = record["adaptation_seconds"]
             text += _(" after {seconds:.0f} s of adaptation to this volume").format(seconds=seconds)
         return text + "."
@@ -472,4 +477,9 @@ class OneSliceSegTest(ScriptedLoadableModuleTest):
         result = mrml.segment_array(segmentationNode, segmentId, volumeNode)
         np.testing.assert_array_equal(result[anchor], painted[anchor])
         self.assertGreater(dice(result > 0, liver), 0.8)
+
+        self.delayDisplay("Propagating again: the network adapted to the volume is used again")
+        again = logic.propagate(volumeNode, segmentationNode, logic.propagationOptions(adaptationSeconds=15))
+        self.assertTrue(again["adaptation_reused"])
+        self.assertGreater(dice(mrml.segment_array(segmentationNode, segmentId, volumeNode) > 0, result > 0), 0.99)
         self.delayDisplay("Test passed")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sparselabel import mrml, phantoms
+from sparselabel.adapted_networks import AdaptedNetworks
 from sparselabel.errors import CancelledError, UserInputError
 from sparselabel.metrics import dice
 from sparselabel.one_slice import PropagationOptions
@@ -111,6 +112,30 @@ def test_propagating_again_starts_from_the_drawn_slices_and_a_correction(painted
     result, record = propagate_segments(third, options)
     assert fixed in record["anchors"]
     write_propagated_segments(segmentation, volume, third, result)
+    liver = mrml.segment_array(segmentation, liver_id, volume)
+    np.testing.assert_array_equal(liver[fixed], truth[fixed])
+    np.testing.assert_array_equal(liver[anchor], slice_mask)
+
+
+def test_a_correction_propagates_with_the_network_adapted_before(painted):
+    volume, segmentation, drawn = painted
+    memory = AdaptedNetworks()
+    options = PropagationOptions(adaptation_seconds=2.0, device="cpu")
+    first = read_painted_segments(volume, segmentation)
+    result, record = propagate_segments(first, options, memory)
+    assert not record["adaptation_reused"]
+    write_propagated_segments(segmentation, volume, first, result)
+
+    liver_id = next(iter(drawn))
+    anchor, slice_mask, truth = drawn[liver_id]
+    corrected = mrml.segment_array(segmentation, liver_id, volume)
+    fixed = int(np.flatnonzero(truth.any((1, 2)))[1])
+    corrected[fixed] = truth[fixed]
+    mrml.write_segment(segmentation, liver_id, corrected, volume)
+    second = read_painted_segments(volume, segmentation)
+    result, record = propagate_segments(second, options, memory)
+    assert record["adaptation_reused"] and fixed in record["anchors"]
+    write_propagated_segments(segmentation, volume, second, result)
     liver = mrml.segment_array(segmentation, liver_id, volume)
     np.testing.assert_array_equal(liver[fixed], truth[fixed])
     np.testing.assert_array_equal(liver[anchor], slice_mask)

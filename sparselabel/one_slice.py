@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .adapted_networks import Adaptation, AdaptedNetworks
 from .errors import UserInputError
 from .image import Image
 from .intensity import apply_window, normalise, structure_window
@@ -42,6 +43,11 @@ class PropagationOptions:
             raise UserInputError(f"method '{self.method}': unknown; expected one of {', '.join(METHODS)}")
         if self.adaptation_seconds <= 0:
             raise UserInputError(f"adaptation time must be positive, got {self.adaptation_seconds} s")
+
+    @property
+    def adapts(self) -> bool:
+        """Is the network adapted to the volume at hand (test-time adaptation) rather than loaded?"""
+        return self.method == "ours" and self.model is None
 
 
 def labelled_slices(mask: np.ndarray, axis: int) -> list[int]:
@@ -88,8 +94,13 @@ def _device(name: str):
 
 
 def build_stepper(method: str, volume: np.ndarray, options: PropagationOptions, progress: Progress | None = None,
-                  cancel: Cancel | None = None):
-    """The stepper for ``method`` on ``volume`` (normalised, slice axis first) and a record of how it was made."""
+                  cancel: Cancel | None = None, adapted: AdaptedNetworks | None = None,
+                  adaptation: Adaptation | None = None):
+    """The stepper for ``method`` on ``volume`` (normalised, slice axis first) and a record of how it was made.
+
+    With ``adapted`` and ``adaptation`` (what ``volume`` is), a network adapted to the same volume before is used
+    again instead of adapting anew, and a newly adapted one is kept there (see :mod:`.adapted_networks`).
+    """
     from .propagation_baselines import CopyStepper, DemonsStepper, RawStepper
 
     if method == "copy":
@@ -108,17 +119,26 @@ def build_stepper(method: str, volume: np.ndarray, options: PropagationOptions, 
         return NetworkStepper(network, device), {"model": str(options.model), "training": training}
     from .propagator_training import train_propagator
 
+    remember = adapted is not None and adaptation is not None
+    kept = adapted.recall(adaptation) if remember else None
+    if kept is not None:
+        network, record = kept
+        return NetworkStepper(network, device), {**record, "adaptation_reused": True}
     result = train_propagator([volume], time_budget=options.adaptation_seconds, device=device,
                               progress=progress, cancel=cancel)
-    return NetworkStepper(result.network, device), {"adaptation_seconds": round(result.seconds, 2),
-                                                    "adaptation_steps": result.steps}
+    record = {"adaptation_seconds": round(result.seconds, 2), "adaptation_steps": result.steps}
+    if remember:
+        adapted.keep(adaptation, result.network, record)
+    return NetworkStepper(result.network, device), {**record, "adaptation_reused": False}
 
 
 def propagate_label(image: Image, label: Image, options: PropagationOptions | None = None,
-                    progress: Progress | None = None, cancel: Cancel | None = None) -> tuple[Image, dict]:
+                    progress: Progress | None = None, cancel: Cancel | None = None,
+                    adapted: AdaptedNetworks | None = None) -> tuple[Image, dict]:
     """A full label volume from ``label``'s drawn slices (kept exactly), on ``image``'s grid.
 
-    ``label`` must already be on ``image``'s grid (see :func:`sparselabel.io.read_label`).
+    ``label`` must already be on ``image``'s grid (see :func:`sparselabel.io.read_label`). With ``adapted``, a
+    network adapted to this volume in an earlier call is used again (see :mod:`.adapted_networks`).
     """
     options = options or PropagationOptions()
     if image.geometry.dim != 3:
@@ -130,10 +150,14 @@ def propagate_label(image: Image, label: Image, options: PropagationOptions | No
     axis = infer_axis(label.array) if options.axis is None else options.axis
     anchors = anchors_from_label(label.array, axis)
     check_anchors(volume.shape, anchors, axis)  # before any training: bad input fails at once
-    volume = apply_window(volume, structure_window(np.moveaxis(volume, axis, 0), anchors))
+    window = structure_window(np.moveaxis(volume, axis, 0), anchors)
+    adaptation = None
+    if adapted is not None and options.adapts:
+        adaptation = Adaptation.of(image.array, axis, window, options.adaptation_seconds)
+    volume = apply_window(volume, window)
     moved = np.moveaxis(volume, axis, 0)
     start = time.perf_counter()
-    stepper, record = build_stepper(options.method, moved, options, progress, cancel)
+    stepper, record = build_stepper(options.method, moved, options, progress, cancel, adapted, adaptation)
     checks = slice_checks(options.method, options.verify, options.refine)
     output = np.zeros_like(label.array)
     seconds = 0.0

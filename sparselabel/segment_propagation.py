@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import mrml
+from .adapted_networks import AdaptedNetworks
 from .drawn_slices import drawn_part, drawn_record
 from .errors import UserInputError
 from .image import Image
@@ -68,9 +69,11 @@ def read_painted_segments(volume_node, segmentation_node, segment_ids: Sequence[
 
 
 def propagate_segments(painted: PaintedSegments, options: PropagationOptions | None = None,
-                       progress: Progress | None = None, cancel: Cancel | None = None) -> tuple[Image, dict]:
-    """Pure computation (safe on a worker thread): the propagated label image and a record of the run."""
-    return propagate_label(painted.volume, painted.label, options, progress, cancel)
+                       adapted: AdaptedNetworks | None = None, progress: Progress | None = None,
+                       cancel: Cancel | None = None) -> tuple[Image, dict]:
+    """Pure computation (safe on a worker thread): the propagated label image and a record of the run. With
+    ``adapted``, a network adapted to this volume before is used again (see :mod:`.adapted_networks`)."""
+    return propagate_label(painted.volume, painted.label, options, progress, cancel, adapted)
 
 
 def write_propagated_segments(segmentation_node, volume_node, painted: PaintedSegments, result: Image,

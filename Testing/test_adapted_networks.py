@@ -1,0 +1,92 @@
+"""A network adapted to a volume is used again when the same volume is propagated again, and only then."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sparselabel.propagator_training as training
+from sparselabel import phantoms
+from sparselabel.adapted_networks import Adaptation, AdaptedNetworks
+from sparselabel.errors import CancelledError
+from sparselabel.metrics import dice
+from sparselabel.one_slice import PropagationOptions, propagate_label
+
+OPTIONS = PropagationOptions(adaptation_seconds=2.0, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    return phantoms.abdomen_volume(seed=3, shape=(24, 64, 64), spacing=(2.0, 2.0, 5.0))
+
+
+def _drawn(label, value, *slices):
+    drawn = np.zeros_like(label.array)
+    for index in slices:
+        drawn[index][label.array[index] == value] = value
+    return label.with_array(drawn)
+
+
+def _middle(label, value):
+    present = np.flatnonzero((label.array == value).any((1, 2)))
+    return int(present[len(present) // 2]), present
+
+
+def test_propagating_the_same_volume_again_uses_the_adapted_network(phantom, monkeypatch):
+    image, label = phantom
+    anchor, present = _middle(label, 1)
+    memory = AdaptedNetworks()
+    first, record = propagate_label(image, _drawn(label, 1, anchor), OPTIONS, adapted=memory)
+    assert not record["adaptation_reused"] and len(memory) == 1
+    assert dice(first.array > 0, label.array == 1) > 0.8
+
+    monkeypatch.setattr(training, "train_propagator", lambda *a, **k: pytest.fail("the network was adapted again"))
+    again, record = propagate_label(image, _drawn(label, 1, anchor), OPTIONS, adapted=memory)
+    assert record["adaptation_reused"]
+    np.testing.assert_array_equal(again.array, first.array)  # nothing the user checked changes by itself
+
+    corrected = _drawn(label, 1, anchor, int(present[-2]))  # a correction near the liver's end: one more anchor
+    result, record = propagate_label(image, corrected, OPTIONS, adapted=memory)
+    assert record["adaptation_reused"] and record["anchors"] == [anchor, int(present[-2])]
+    np.testing.assert_array_equal(result.array[present[-2]], corrected.array[present[-2]])
+
+
+def test_another_volume_axis_time_budget_or_brightness_gets_its_own_adaptation(phantom):
+    image, label = phantom
+    anchor, _ = _middle(label, 1)
+    memory = AdaptedNetworks()
+    propagate_label(image, _drawn(label, 1, anchor), OPTIONS, adapted=memory)
+    changed = image.array.copy()
+    changed[0, 0, 0] += 1
+    _, record = propagate_label(image.with_array(changed), _drawn(label, 1, anchor), OPTIONS, adapted=memory)
+    assert not record["adaptation_reused"]
+    longer = PropagationOptions(adaptation_seconds=3.0, device="cpu")
+    _, record = propagate_label(image, _drawn(label, 1, anchor), longer, adapted=memory)
+    assert not record["adaptation_reused"]
+    spleen_anchor, _ = _middle(label, 2)  # brighter than the liver: another contrast window
+    _, record = propagate_label(image, _drawn(label, 2, spleen_anchor), OPTIONS, adapted=memory)
+    assert not record["adaptation_reused"]
+    assert len(memory) == 4
+
+
+def test_a_cancelled_adaptation_is_not_kept(phantom):
+    image, label = phantom
+    anchor, _ = _middle(label, 1)
+    memory = AdaptedNetworks()
+    with pytest.raises(CancelledError):
+        propagate_label(image, _drawn(label, 1, anchor), OPTIONS, cancel=lambda: True, adapted=memory)
+    assert len(memory) == 0
+
+
+def test_a_window_fits_within_a_tenth_of_its_width_and_the_oldest_network_goes_first():
+    volume = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    kept = Adaptation.of(volume, 0, (0.2, 0.6), 60.0)
+    assert kept.fits(Adaptation.of(volume.copy(), 0, (0.23, 0.57), 60.0))
+    assert not kept.fits(Adaptation.of(volume, 0, (0.26, 0.6), 60.0))
+    assert not kept.fits(Adaptation.of(volume, 1, (0.2, 0.6), 60.0))
+    assert not kept.fits(Adaptation.of(volume.astype(np.float64), 0, (0.2, 0.6), 60.0))
+    memory = AdaptedNetworks(capacity=2)
+    for index in range(3):
+        memory.keep(Adaptation.of(volume + index, 0, (0.2, 0.6), 60.0), f"network {index}", {})
+    assert memory.recall(Adaptation.of(volume, 0, (0.2, 0.6), 60.0)) is None
+    assert memory.recall(Adaptation.of(volume + 2, 0, (0.2, 0.6), 60.0))[0] == "network 2"
