@@ -17,6 +17,7 @@ from .adapted_networks import Adaptation, AdaptedNetworks
 from .errors import UserInputError
 from .image import Image
 from .intensity import apply_window, normalise, structure_window
+from .matching_grid import coarsen, grid_factor
 from .outline_refinement import OutlineRefinement
 from .propagation import Cancel, Progress, check_anchors, keep_largest_component, propagate
 from .verification import IntensityVerification
@@ -156,8 +157,10 @@ def propagate_label(image: Image, label: Image, options: PropagationOptions | No
         adaptation = Adaptation.of(image.array, axis, window, options.adaptation_seconds)
     volume = apply_window(volume, window)
     moved = np.moveaxis(volume, axis, 0)
+    grid = grid_factor(moved.shape[1:])  # large slices are matched on blocks of pixels (see matching_grid)
     start = time.perf_counter()
-    stepper, record = build_stepper(options.method, moved, options, progress, cancel, adapted, adaptation)
+    stepper, record = build_stepper(options.method, coarsen(moved, grid), options, progress, cancel, adapted,
+                                    adaptation)
     checks = slice_checks(options.method, options.verify, options.refine)
     output = np.zeros_like(label.array)
     seconds = 0.0
@@ -165,14 +168,14 @@ def propagate_label(image: Image, label: Image, options: PropagationOptions | No
     # (a slice showing only the liver says nothing about where the spleen is).
     for slices, values in anchor_groups(label.array, axis).items():
         group = {k: np.where(np.isin(anchors[k], values), anchors[k], 0) for k in slices}
-        result = propagate(volume, group, stepper, axis=axis, progress=progress, cancel=cancel, **checks)
+        result = propagate(volume, group, stepper, axis=axis, grid=grid, progress=progress, cancel=cancel, **checks)
         seconds += result.seconds
         grouped = keep_largest_component(result.label, group, axis) if options.largest_component else result.label
         output[(output == 0) & (grouped != 0)] = grouped[(output == 0) & (grouped != 0)]
     # Another group's walk may have reached a slice drawn for a different segment: what was drawn wins there.
     for index, drawn in anchors.items():
         np.moveaxis(output, axis, 0)[index][drawn != 0] = drawn[drawn != 0]
-    record.update({"method": options.method, "axis": axis, "anchors": sorted(anchors),
+    record.update({"method": options.method, "axis": axis, "anchors": sorted(anchors), "grid": grid,
                    "propagation_seconds": round(seconds, 3),
                    "total_seconds": round(time.perf_counter() - start, 3)})
     return label.with_array(output.astype(label.array.dtype)), record

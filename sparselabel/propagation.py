@@ -61,6 +61,8 @@ walks the volume from every anchor slice in both directions:
   through (an organ's tip) has no body to be cut from and is left to the continuity rule;
 * once the walk is done, a ``refinement`` may re-draw the outlines of all propagated slices on the volume's own
   edges, across slices (:mod:`.outline_refinement`);
+* slices larger than about 384 pixels a side (CT) are walked on blocks of pixels, and the walk's result is brought
+  back to full resolution before the refinement (``grid``, :mod:`.matching_grid`);
 * anchors are returned exactly as drawn; several segments travel in one pass (one-hot labels);
 * any axis can be the slice axis.
 """
@@ -76,6 +78,7 @@ import numpy as np
 from scipy import ndimage
 
 from .errors import CancelledError, UserInputError
+from .matching_grid import coarsen, refine
 from .random_walker import random_walker
 
 # The random walker that judges what a segment in its tail gains: edge weight, and its pull towards the matched label.
@@ -276,7 +279,8 @@ def check_anchors(shape: tuple[int, ...], anchors: Mapping[int, np.ndarray], axi
 def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: Stepper, axis: int = 0,
               stop_fraction: float = 0.02, tail_fraction: float = 0.6, regrowth: float = 0.2, continuity: float = 0.5,
               neck: float = 0.2, anchor_weight: float = 0.0, round_trip: float = 0.0, verification=None,
-              refinement=None, progress: Progress | None = None, cancel: Cancel | None = None) -> PropagationResult:
+              refinement=None, grid: int = 1, progress: Progress | None = None,
+              cancel: Cancel | None = None) -> PropagationResult:
     """Propagate the labels of ``anchors`` (slice index → label slice) through ``volume`` (normalised to [0, 1]).
 
     ``axis`` is the array axis the slices are taken along (0 = k, the acquisition slices). ``anchor_weight`` blends
@@ -284,23 +288,26 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
     not checked) moves to background what a step's matches do not come back to, and needs a stepper with
     ``round_trip_error(reference, target)`` (see the module's description).
     ``verification`` checks each step's result (see :mod:`.verification`); ``refinement`` re-draws the outlines of
-    every propagated slice once the walk is done (see :mod:`.outline_refinement`). Raises :class:`CancelledError` when
-    ``cancel()`` turns true; nothing is returned then.
+    every propagated slice once the walk is done (see :mod:`.outline_refinement`). With ``grid`` > 1 the walk matches
+    ``grid`` × ``grid`` blocks of pixels, and its result is brought back to full resolution before the refinement
+    (see :mod:`.matching_grid`). Raises :class:`CancelledError` when ``cancel()`` turns true; nothing is returned
+    then.
     """
     values = check_anchors(volume.shape, anchors, axis)
     start = time.perf_counter()
     moved = np.moveaxis(np.asarray(volume, dtype=np.float32), axis, 0)
     count = moved.shape[0]
     order = sorted(anchors)
-    stepper.prepare(moved)
+    walked = coarsen(moved, grid)  # the slices the walk matches
+    stepper.prepare(walked)
     if verification is not None:
-        verification.prepare(moved)
+        verification.prepare(walked)
     # Per slice: weighted sum of the predictions that reached it.
-    blended = np.zeros((count, len(values) + 1, *moved.shape[1:]), dtype=np.float32)
+    blended = np.zeros((count, len(values) + 1, *walked.shape[1:]), dtype=np.float32)
     total = sum(_span(order, i, count) for i in range(len(order)))
     done = 0
     for position, anchor in enumerate(order):
-        start_label = _one_hot(np.asarray(anchors[anchor]), values)
+        start_label = coarsen(_one_hot(np.asarray(anchors[anchor]), values), grid)
         anchor_area = start_label.reshape(len(start_label), -1).sum(1)
         for direction in (-1, 1):
             neighbour = position + direction
@@ -328,14 +335,16 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
                                                  stepper.round_trip_error(target - direction, target) > round_trip)
                     if verification is not None:
                         probabilities = verification(target, probabilities)
-                    current = walk.sharpen(probabilities, moved[target])
+                    current = walk.sharpen(probabilities, walked[target])
                 else:
-                    current = _one_hot(np.zeros(moved.shape[1:], np.uint8), values)
+                    current = _one_hot(np.zeros(walked.shape[1:], np.uint8), values)
                 blended[target] += weight * current
                 done += 1
                 if progress is not None:
                     progress(done / max(total, 1), f"{stepper.name}: slice {target + 1} of {count}")
-    winners = blended.argmax(1)  # class indices; the drawn slices next (the refinement moves their outlines too)
+    # Class indices at full resolution; the drawn slices next (the refinement moves their outlines too).
+    winners = blended.argmax(1) if grid == 1 else np.stack(
+        [refine(probabilities, grid, moved.shape[1:]).argmax(0) for probabilities in blended])
     for anchor in order:
         winners[anchor] = _one_hot(np.asarray(anchors[anchor]), values).argmax(0)
     if refinement is not None:
