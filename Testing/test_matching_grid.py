@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sparselabel import phantoms
-from sparselabel.matching_grid import coarsen, grid_factor, refine
+from sparselabel.matching_grid import coarsen, expand, grid_factor
 from sparselabel.metrics import dice
 from sparselabel.one_slice import PropagationOptions, propagate_label
 
@@ -27,7 +27,7 @@ def test_blocks_are_means_of_their_pixels_and_come_back_on_the_full_grid():
     probabilities = np.zeros((2, 3, 3), np.float32)
     probabilities[1, 1, 1] = 1.0
     probabilities[0] = 1.0 - probabilities[1]
-    back = refine(probabilities, 2, (5, 6))
+    back = expand(probabilities, 2, (5, 6))
     assert back.shape == (2, 5, 6)
     assert np.array_equal(np.argwhere(back.argmax(0) == 1).min(0), [2, 2])  # the block's own pixels
     assert np.array_equal(np.argwhere(back.argmax(0) == 1).max(0), [3, 3])

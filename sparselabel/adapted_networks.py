@@ -78,7 +78,3 @@ class AdaptedNetworks:
             self._kept.move_to_end(adaptation)
             while len(self._kept) > self.capacity:
                 self._kept.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._kept.clear()

@@ -78,7 +78,7 @@ import numpy as np
 from scipy import ndimage
 
 from .errors import CancelledError, UserInputError
-from .matching_grid import coarsen, refine
+from .matching_grid import coarsen, expand
 from .random_walker import random_walker
 
 # The random walker that judges what a segment in its tail gains: edge weight, and its pull towards the matched label.
@@ -344,7 +344,7 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
                     progress(done / max(total, 1), f"{stepper.name}: slice {target + 1} of {count}")
     # Class indices at full resolution; the drawn slices next (the refinement moves their outlines too).
     winners = blended.argmax(1) if grid == 1 else np.stack(
-        [refine(probabilities, grid, moved.shape[1:]).argmax(0) for probabilities in blended])
+        [expand(probabilities, grid, moved.shape[1:]).argmax(0) for probabilities in blended])
     for anchor in order:
         winners[anchor] = _one_hot(np.asarray(anchors[anchor]), values).argmax(0)
     if refinement is not None:
