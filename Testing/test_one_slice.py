@@ -117,6 +117,20 @@ def test_slices_beyond_a_structure_are_never_encoded_and_the_label_is_as_with_ev
     assert set(lazy.encoded_slices) >= set(range(present[0], present[-1] + 1))
 
 
+def test_equal_voxels_in_another_array_keep_their_features_and_changed_voxels_do_not(phantom, trained):
+    image, _ = phantom
+    volume = normalise(image.array)
+    stepper = NetworkStepper(trained.network)
+    stepper.prepare(volume)
+    stepper.all_features()
+    stepper.prepare(volume.copy())  # another group of segments on slices coarsened again: the same voxels
+    assert stepper.encoded_slices == list(range(len(volume)))
+    changed = volume.copy()
+    changed[3, 10, 10] += 0.5
+    stepper.prepare(changed)
+    assert stepper.encoded_slices == []
+
+
 def test_raw_baseline_along_another_axis(phantom):
     image, label = phantom
     mask, anchor, drawn = _one_slice(label.array, 1, axis=1)

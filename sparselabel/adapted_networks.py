@@ -14,12 +14,13 @@ another brightness gets its own. The last few volumes' networks are kept (a netw
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
+
+from .digests import voxel_digest
 
 WINDOW_TOLERANCE = 0.1  # how far (a fraction of the window's width) each bound may move and the network still fit
 
@@ -36,10 +37,7 @@ class Adaptation:
 
     @classmethod
     def of(cls, volume: np.ndarray, axis: int, window: tuple[float, float], seconds: float) -> Adaptation:
-        data = np.ascontiguousarray(volume)
-        digest = hashlib.blake2b(f"{data.dtype.str}{data.shape}".encode(), digest_size=16)
-        digest.update(memoryview(data.reshape(-1)).cast("B"))
-        return cls(digest.hexdigest(), int(axis), (float(window[0]), float(window[1])), float(seconds))
+        return cls(voxel_digest(volume), int(axis), (float(window[0]), float(window[1])), float(seconds))
 
     def fits(self, other: Adaptation) -> bool:
         """Would a network adapted to ``self`` serve ``other`` as well as one adapted to it?"""

@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .digests import voxel_digest
 from .mutual_matches import round_trip_error
 from .slice_encoder import EncoderConfig, SliceEncoder
 from .window_attention import window_attention
@@ -167,7 +168,7 @@ class NetworkStepper:
         self.far_window = far_window  # the least window for a copy across several slices (from the drawn one)
         self.intensities: torch.Tensor | None = None
         self.size: tuple[int, int] = (0, 0)
-        self._prepared_for: tuple | None = None
+        self._prepared_for: str | None = None  # the digest of the voxels prepared
         self._slices: torch.Tensor | None = None
         self._features: list[torch.Tensor | None] = []  # per slice, once encoded
 
@@ -178,7 +179,7 @@ class NetworkStepper:
 
     @torch.no_grad()
     def prepare(self, volume: np.ndarray) -> None:
-        key = (volume.__array_interface__["data"][0], volume.shape, volume.strides)
+        key = voxel_digest(volume)
         if key == self._prepared_for:  # the same voxels again (another group of segments): keep the features
             return
         self._prepared_for = key
