@@ -343,8 +343,7 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
                 if progress is not None:
                     progress(done / max(total, 1), f"{stepper.name}: slice {target + 1} of {count}")
     # Class indices at full resolution; the drawn slices next (the refinement moves their outlines too).
-    winners = blended.argmax(1) if grid == 1 else np.stack(
-        [expand(probabilities, grid, moved.shape[1:]).argmax(0) for probabilities in blended])
+    winners = np.stack([expand(probabilities, grid, moved.shape[1:]).argmax(0) for probabilities in blended])
     for anchor in order:
         winners[anchor] = _one_hot(np.asarray(anchors[anchor]), values).argmax(0)
     if refinement is not None:

@@ -73,11 +73,12 @@ def evaluate_propagation(images: str | Path, labels: str | Path, structures: Seq
         descriptors = gabor_descriptors(volume) if anchor == "representative" else None
         present = [s for s in structures if (label.array == s).any()]
         grid = grid_factor(volume.shape[1:])  # as the product walks large slices (see matching_grid)
+        walked = coarsen(volume, grid)  # what a network adapts on
         for method in methods:
             options = PropagationOptions(method=method, model=model, adaptation_seconds=adaptation_seconds,
                                          device=device)
             started = time.perf_counter()
-            stepper, record = build_stepper(method, coarsen(volume, grid), options)
+            stepper, record = build_stepper(method, walked, options)
             if "adaptation_seconds" in record:
                 adaptation.append(time.perf_counter() - started)
             checks = slice_checks(method)
