@@ -31,7 +31,7 @@ def _measure(method: str, volumes: list[str], labels: list[str], model: str | No
     from sparselabel import phantoms
     from sparselabel.intensity import apply_window, normalise, structure_window
     from sparselabel.io import read_label, read_volume
-    from sparselabel.matching_grid import coarsen, grid_factor
+    from sparselabel.matching_grid import grid_factor
     from sparselabel.one_slice import PropagationOptions, build_stepper, slice_checks
     from sparselabel.propagation import propagate
 
@@ -56,7 +56,7 @@ def _measure(method: str, volumes: list[str], labels: list[str], model: str | No
                                      adaptation_seconds=adaptation, device=device)
         factor = grid or grid_factor(volume.shape[1:])
         started = time.perf_counter()
-        stepper, record = build_stepper(method, coarsen(volume, factor), options)
+        stepper, record = build_stepper(method, volume, options, grid=factor)
         adaptation_seconds = time.perf_counter() - started if "adaptation_seconds" in record else 0.0
         if device.startswith("cuda"):
             torch.cuda.synchronize()

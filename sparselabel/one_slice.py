@@ -96,8 +96,11 @@ def _device(name: str):
 
 def build_stepper(method: str, volume: np.ndarray, options: PropagationOptions, progress: Progress | None = None,
                   cancel: Cancel | None = None, adapted: AdaptedNetworks | None = None,
-                  adaptation: Adaptation | None = None):
+                  adaptation: Adaptation | None = None, grid: int | None = None):
     """The stepper for ``method`` on ``volume`` (normalised, slice axis first) and a record of how it was made.
+
+    A network adapted here is adapted on the blocks of pixels the walk will match (``grid``, by default as
+    :func:`.matching_grid.grid_factor` says, the same rule as :func:`.propagation.propagate`).
 
     With ``adapted`` and ``adaptation`` (what ``volume`` is), a network adapted to the same volume before is used
     again instead of adapting anew, and a newly adapted one is kept there (see :mod:`.adapted_networks`).
@@ -125,7 +128,8 @@ def build_stepper(method: str, volume: np.ndarray, options: PropagationOptions, 
     if kept is not None:
         network, record = kept
         return NetworkStepper(network, device), {**record, "adaptation_reused": True}
-    result = train_propagator([volume], time_budget=options.adaptation_seconds, device=device,
+    grid = grid or grid_factor(volume.shape[1:])
+    result = train_propagator([coarsen(volume, grid)], time_budget=options.adaptation_seconds, device=device,
                               progress=progress, cancel=cancel)
     record = {"adaptation_seconds": round(result.seconds, 2), "adaptation_steps": result.steps}
     if remember:
@@ -157,10 +161,9 @@ def propagate_label(image: Image, label: Image, options: PropagationOptions | No
         adaptation = Adaptation.of(image.array, axis, window, options.adaptation_seconds)
     volume = apply_window(volume, window)
     moved = np.moveaxis(volume, axis, 0)
-    grid = grid_factor(moved.shape[1:])  # large slices are matched on blocks of pixels (see matching_grid)
+    grid = grid_factor(moved.shape[1:])  # for the record: propagate and build_stepper walk and adapt on it
     start = time.perf_counter()
-    stepper, record = build_stepper(options.method, coarsen(moved, grid), options, progress, cancel, adapted,
-                                    adaptation)
+    stepper, record = build_stepper(options.method, moved, options, progress, cancel, adapted, adaptation)
     checks = slice_checks(options.method, options.verify, options.refine)
     output = np.zeros_like(label.array)
     seconds = 0.0
@@ -168,7 +171,7 @@ def propagate_label(image: Image, label: Image, options: PropagationOptions | No
     # (a slice showing only the liver says nothing about where the spleen is).
     for slices, values in anchor_groups(label.array, axis).items():
         group = {k: np.where(np.isin(anchors[k], values), anchors[k], 0) for k in slices}
-        result = propagate(volume, group, stepper, axis=axis, grid=grid, progress=progress, cancel=cancel, **checks)
+        result = propagate(volume, group, stepper, axis=axis, progress=progress, cancel=cancel, **checks)
         seconds += result.seconds
         grouped = keep_largest_component(result.label, group, axis) if options.largest_component else result.label
         output[(output == 0) & (grouped != 0)] = grouped[(output == 0) & (grouped != 0)]

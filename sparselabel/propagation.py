@@ -78,7 +78,7 @@ import numpy as np
 from scipy import ndimage
 
 from .errors import CancelledError, UserInputError
-from .matching_grid import coarsen, expand
+from .matching_grid import coarsen, expand, grid_factor
 from .random_walker import random_walker
 
 # The random walker that judges what a segment in its tail gains: edge weight, and its pull towards the matched label.
@@ -279,7 +279,7 @@ def check_anchors(shape: tuple[int, ...], anchors: Mapping[int, np.ndarray], axi
 def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: Stepper, axis: int = 0,
               stop_fraction: float = 0.02, tail_fraction: float = 0.6, regrowth: float = 0.2, continuity: float = 0.5,
               neck: float = 0.2, anchor_weight: float = 0.0, round_trip: float = 0.0, verification=None,
-              refinement=None, grid: int = 1, progress: Progress | None = None,
+              refinement=None, grid: int | None = None, progress: Progress | None = None,
               cancel: Cancel | None = None) -> PropagationResult:
     """Propagate the labels of ``anchors`` (slice index → label slice) through ``volume`` (normalised to [0, 1]).
 
@@ -288,16 +288,17 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
     not checked) moves to background what a step's matches do not come back to, and needs a stepper with
     ``round_trip_error(reference, target)`` (see the module's description).
     ``verification`` checks each step's result (see :mod:`.verification`); ``refinement`` re-draws the outlines of
-    every propagated slice once the walk is done (see :mod:`.outline_refinement`). With ``grid`` > 1 the walk matches
-    ``grid`` × ``grid`` blocks of pixels, and its result is brought back to full resolution before the refinement
-    (see :mod:`.matching_grid`). Raises :class:`CancelledError` when ``cancel()`` turns true; nothing is returned
-    then.
+    every propagated slice once the walk is done (see :mod:`.outline_refinement`). The walk matches ``grid`` ×
+    ``grid`` blocks of pixels (by default as :func:`.matching_grid.grid_factor` says for the slices' size), and its
+    result is brought back to full resolution before the refinement (see :mod:`.matching_grid`). Raises
+    :class:`CancelledError` when ``cancel()`` turns true; nothing is returned then.
     """
     values = check_anchors(volume.shape, anchors, axis)
     start = time.perf_counter()
     moved = np.moveaxis(np.asarray(volume, dtype=np.float32), axis, 0)
     count = moved.shape[0]
     order = sorted(anchors)
+    grid = grid or grid_factor(moved.shape[1:])
     walked = coarsen(moved, grid)  # the slices the walk matches
     stepper.prepare(walked)
     if verification is not None:

@@ -21,7 +21,6 @@ import numpy as np
 from .errors import UserInputError
 from .intensity import apply_window, normalise, structure_window
 from .io import base_name, pair_images_with_labels, read_label, read_volume
-from .matching_grid import coarsen, grid_factor
 from .metrics import mean_std, segmentation_metrics
 from .one_slice import METHODS, PropagationOptions, build_stepper, slice_checks
 from .propagation import keep_largest_component, propagate
@@ -72,13 +71,11 @@ def evaluate_propagation(images: str | Path, labels: str | Path, structures: Seq
         volume = normalise(image.array, str(image_path))
         descriptors = gabor_descriptors(volume) if anchor == "representative" else None
         present = [s for s in structures if (label.array == s).any()]
-        grid = grid_factor(volume.shape[1:])  # as the product walks large slices (see matching_grid)
-        walked = coarsen(volume, grid)  # what a network adapts on
         for method in methods:
             options = PropagationOptions(method=method, model=model, adaptation_seconds=adaptation_seconds,
                                          device=device)
             started = time.perf_counter()
-            stepper, record = build_stepper(method, walked, options)
+            stepper, record = build_stepper(method, volume, options)
             if "adaptation_seconds" in record:
                 adaptation.append(time.perf_counter() - started)
             checks = slice_checks(method)
@@ -87,7 +84,7 @@ def evaluate_propagation(images: str | Path, labels: str | Path, structures: Seq
                 chosen = choose_anchors(mask, anchor, descriptors, slices)
                 anchors = {k: mask[k].astype(np.uint8) for k in chosen}
                 windowed = apply_window(volume, structure_window(volume, anchors))
-                result = propagate(windowed, anchors, stepper, grid=grid, **checks)
+                result = propagate(windowed, anchors, stepper, **checks)
                 predicted = keep_largest_component(result.label, anchors) > 0
                 scores = segmentation_metrics(predicted, mask, image.spacing)
                 rows[method].append({"case": base_name(image_path), "structure": int(structure),
