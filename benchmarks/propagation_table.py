@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/propagation_table.py --drawn REPORT.json... [--names 1=liver,4=spleen]
 
 Rows: each method of ``tta.json`` (ours with test-time adaptation, and the baselines), then ours with a trained
-network, pooled from ``fold-a.json`` and ``fold-b.json`` (each case scored by the network that never saw it);
+network, pooled from the ``fold-*.json`` reports: ``fold-a-sS.json`` and ``fold-b-sS.json`` for each training
+seed S (each case scored by the network that never saw it), followed by each training's mean Dice per structure;
 either kind of report may be missing, not both.
 With ``--drawn``: Dice and HD95 per structure and method against the number of slices drawn, one column per
 number of ``evaluate propagation --slices N`` (reports with the same N are pooled, e.g. the two folds).
@@ -75,9 +76,14 @@ def main() -> int:
     tta = json.loads((folder / "tta.json").read_text()) if (folder / "tta.json").is_file() else None
     for method, summary in (tta["methods"] if tta else {}).items():
         rows["ours, test-time adaptation" if method == "ours" else method] = summary["per_case"]
-    folds = [json.loads(p.read_text()) for p in sorted(folder.glob("fold-*.json"))]
+    folds = []
+    trainings: dict[str, list[dict]] = {}  # fold-a-s1.json and fold-b-s1.json: the training with seed 1
+    for path in sorted(folder.glob("fold-*.json")):
+        folds.append(json.loads(path.read_text()))
+        seed = path.stem.split("-", 2)[2] if path.stem.count("-") > 1 else ""
+        trainings.setdefault(seed, []).extend(folds[-1]["methods"]["ours"]["per_case"])
     if folds:
-        rows["ours, trained on the other half"] = [r for f in folds for r in f["methods"]["ours"]["per_case"]]
+        rows["ours, trained on the other half"] = [r for per_case in trainings.values() for r in per_case]
     if not rows:
         parser.error(f"{folder} holds neither tta.json nor fold-*.json")
     cases = len({r["case"] for per_case in rows.values() for r in per_case})
@@ -91,6 +97,12 @@ def main() -> int:
             cells = [_cell([r[k] for r in chosen], d) for k, d in
                      (("dice", 3), ("hd95", 1), ("assd", 1), ("ravd", 1), ("seconds", 2))]
             print(f"| {name} | {method} | " + " | ".join(cells) + " |")
+    if len(trainings) > 1:
+        print(f"\nours, trained on the other half: {len(trainings)} trainings pooled; mean Dice of each")
+        for structure, name in names.items():
+            means = [f"{seed} {np.mean([r['dice'] for r in per_case if str(r['structure']) == structure]):.3f}"
+                     for seed, per_case in trainings.items()]
+            print(f"  {name}: " + ", ".join(means))
     return 0
 
 
