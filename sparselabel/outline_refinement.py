@@ -12,6 +12,13 @@ pixel or two off does not pull its neighbours off (the propagation returns them 
 segment too thin to have pixels that deep (an organ's tip) is seeded at its deepest pixels, so that the refinement never
 erases it; a weak pull (``prior``) towards the propagated label decides a part of a band that no seed reaches.
 
+Where an outline goes on a blurred edge is the user's choice: some take in the partial-volume rim of an organ, others
+draw on its steepest edge. The drawn slices show which, and the walker learns it from them: its outlines on the drawn
+slices are compared with the drawn ones, and each segment leans (a number added to its probability before the argmax;
+a threshold between 0.2 and 0.8 instead of 0.5 against the background alone) as far as best reproduces them (Dice),
+on every slice. Measured on CHAOS MR (20 volumes, one representative slice, networks trained on the other half, seed
+0; liver / spleen / right / left kidney): 0.878 / 0.840 / 0.913 / 0.872 without, 0.878 / 0.850 / 0.926 / 0.887 with.
+
 The band is thin on purpose: the refinement corrects where an outline lies, not whether a structure is there; that is
 the propagation's and the intensity verification's job. It is applied once the walk is done: applied after each step
 instead, it keeps a narrowing organ's area up, the walk then stops later, and the label reaches farther onto
@@ -24,12 +31,17 @@ Refining each slice on its own, without steps between slices, the band's width h
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
-from .random_walker import random_walker
+from .random_walker import reach_probabilities
+
+# The leanings tried for each segment (added to its probability before the argmax): a threshold on its probability
+# from 0.2 to 0.8 in steps of 0.025 when it meets the background alone. Leaning 0 comes first and wins ties.
+_LEANINGS = sorted(np.linspace(-0.6, 0.6, 49), key=abs)
 
 
 @dataclass(frozen=True)
@@ -38,16 +50,19 @@ class OutlineRefinement:
     beta: float = 10.0
     prior: float = 1e-3
 
-    def __call__(self, volume: np.ndarray, label: np.ndarray, classes: int) -> np.ndarray:
+    def __call__(self, volume: np.ndarray, label: np.ndarray, classes: int,
+                 drawn: Sequence[int] = ()) -> np.ndarray:
         """``label`` (class indices 0 … ``classes`` − 1 on the stack of slices ``volume``) with every outline re-drawn
-        within ``margin`` pixels of where it was (itself when there is none)."""
-        return refine_outlines(volume, label, classes, self.margin, self.beta, self.prior)
+        within ``margin`` pixels of where it was (itself when there is none), where the drawn slices (indices in
+        ``drawn``, whose ``label`` is what the user drew) say the user draws outlines."""
+        return refine_outlines(volume, label, classes, self.margin, self.beta, self.prior, drawn)
 
 
 def refine_outlines(volume: np.ndarray, label: np.ndarray, classes: int, margin: int, beta: float,
-                    prior: float) -> np.ndarray:
+                    prior: float, drawn: Sequence[int] = ()) -> np.ndarray:
     """``label`` (values 0 … ``classes`` − 1 on ``volume``, both ``[slices, rows, columns]``) with the band of
-    ``margin`` pixels either side of every outline relabelled by a random walker; see the module's description."""
+    ``margin`` pixels either side of every outline relabelled by a random walker, each segment leaning as on the
+    ``drawn`` slices; see the module's description."""
     seeds = np.full(label.shape, -1, dtype=np.int64)  # -1: in a band, to be decided
     near = np.zeros(label.shape, dtype=bool)
     for index in range(len(label)):
@@ -63,9 +78,42 @@ def refine_outlines(volume: np.ndarray, label: np.ndarray, classes: int, margin:
     # Work in the box around the bands, grown by one so that every neighbour of a pixel to decide lies inside.
     box = tuple(slice(max(int(f.min()) - 1, 0), int(f.max()) + 2) for f in free)
     variance = float(volume[ndimage.binary_dilation(near, iterations=2)].var()) + 1e-6
+    reached = reach_probabilities(volume[box], seeds[box], classes, beta, variance, label[box], prior)
+    on_slice = free[0] - box[0].start  # the slice of each pixel to decide, within the box
+    in_box = sorted(index - box[0].start for index in drawn if box[0].start <= index < box[0].stop)
+    reached += _leanings(reached, on_slice, seeds[box], label[box], in_box)
     result = label.copy()
-    result[box] = random_walker(volume[box], seeds[box], classes, beta, variance, label[box], prior)
+    result[free] = reached.argmax(1)
     return result
+
+
+def _leanings(reached: np.ndarray, on_slice: np.ndarray, seeds: np.ndarray, drawn_label: np.ndarray,
+              drawn: list[int]) -> np.ndarray:
+    """Per class, what to add to its probability so that the walker's outlines on the ``drawn`` slices (of the box;
+    their ``drawn_label`` is as drawn) best match the drawn ones (Dice): the user's own way of drawing an edge.
+    Zero for the background and for a class not drawn."""
+    leaning = np.zeros(reached.shape[1])
+    if not drawn:
+        return leaning
+    decided = np.isin(on_slice, drawn)  # the pixels to decide that lie on a drawn slice
+    position = np.nonzero(np.isin(np.arange(len(seeds)), drawn)[:, None, None] & (seeds < 0))
+    seeded = seeds[drawn]
+    truth = drawn_label[drawn]
+    for value in range(1, reached.shape[1]):
+        drawn_pixels = int((truth == value).sum())
+        if not drawn_pixels or not decided.any():
+            continue
+        cores = int((seeded == value).sum())  # seeds of a class lie inside its drawn outline
+        inside = truth[np.searchsorted(drawn, position[0]), position[1], position[2]] == value
+        best = -1.0
+        for lean in _LEANINGS:
+            shifted = reached[decided].copy()
+            shifted[:, value] += lean
+            taken = shifted.argmax(1) == value
+            score = 2 * (cores + int((taken & inside).sum())) / (cores + int(taken.sum()) + drawn_pixels)
+            if score > best + 1e-9:
+                best, leaning[value] = score, lean
+    return leaning
 
 
 def _cores(segment: np.ndarray, margin: int) -> np.ndarray:

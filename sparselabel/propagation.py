@@ -348,7 +348,7 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
     for anchor in order:
         winners[anchor] = _one_hot(np.asarray(anchors[anchor]), values).argmax(0)
     if refinement is not None:
-        winners = refinement(moved, winners, len(values) + 1)
+        winners = refinement(moved, winners, len(values) + 1, drawn=order)
     lookup = np.array([0, *values])
     label = lookup[winners].astype(np.result_type(np.uint8, *[np.asarray(a).dtype for a in anchors.values()]))
     for anchor in order:  # returned exactly as drawn

@@ -22,10 +22,20 @@ def random_walker(image: np.ndarray, seeds: np.ndarray, classes: int, beta: floa
                   guess: np.ndarray, prior: float) -> np.ndarray:
     """The class of each pixel of ``image`` (2D or 3D): ``seeds`` where it is ≥ 0, else the class the walker most
     probably reaches first, pulled with weight ``prior`` towards ``guess`` (a class per pixel)."""
+    result = seeds.copy()
+    if (seeds < 0).any():
+        result[seeds < 0] = reach_probabilities(image, seeds, classes, beta, variance, guess, prior).argmax(1)
+    return result
+
+
+def reach_probabilities(image: np.ndarray, seeds: np.ndarray, classes: int, beta: float, variance: float,
+                        guess: np.ndarray, prior: float) -> np.ndarray:
+    """For each pixel to decide (``seeds < 0``, in the order of ``np.nonzero``), the probability that the walker
+    starting there reaches each class first: ``[pixels, classes]``. Arguments as for :func:`random_walker`."""
     free = seeds < 0
     count = int(free.sum())
     if count == 0:
-        return seeds.copy()
+        return np.zeros((0, classes))
     index = np.full(seeds.shape, -1, dtype=np.int64)
     index[free] = np.arange(count)
     diagonal = np.full(count, prior)
@@ -61,6 +71,4 @@ def random_walker(image: np.ndarray, seeds: np.ndarray, classes: int, beta: floa
         reached[:, value] = cg(matrix, right_side[:, value], x0=start, rtol=_TOLERANCE, maxiter=10 * count,
                                M=preconditioner)[0]
     reached[:, -1] = 1.0 - reached[:, :-1].sum(1)
-    result = seeds.copy()
-    result[free] = reached.argmax(1)
-    return result
+    return reached
