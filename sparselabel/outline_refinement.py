@@ -16,8 +16,10 @@ Where an outline goes on a blurred edge is the user's choice: some take in the p
 draw on its steepest edge. The drawn slices show which, and the walker learns it from them: its outlines on the drawn
 slices are compared with the drawn ones, and each segment leans (a number added to its probability before the argmax;
 a threshold between 0.2 and 0.8 instead of 0.5 against the background alone) as far as best reproduces them (Dice),
-on every slice. Measured on CHAOS MR (20 volumes, one representative slice, networks trained on the other half, seed
-0; liver / spleen / right / left kidney): 0.878 / 0.840 / 0.913 / 0.872 without, 0.878 / 0.850 / 0.926 / 0.887 with.
+on every slice. Measured on CHAOS MR (20 volumes, one representative slice, networks trained on the other half, three
+trainings pooled; liver / spleen / right / left kidney): 0.887 / 0.846 / 0.912 / 0.870 without, 0.887 / 0.853 / 0.922
+/ 0.882 with; the spleen gains in every training (0.840 → 0.850, 0.853 → 0.854, 0.846 → 0.855), and the kidneys, not
+looked at when the rule was chosen, gain the most.
 
 The band is thin on purpose: the refinement corrects where an outline lies, not whether a structure is there; that is
 the propagation's and the intensity verification's job. It is applied once the walk is done: applied after each step
@@ -79,38 +81,35 @@ def refine_outlines(volume: np.ndarray, label: np.ndarray, classes: int, margin:
     box = tuple(slice(max(int(f.min()) - 1, 0), int(f.max()) + 2) for f in free)
     variance = float(volume[ndimage.binary_dilation(near, iterations=2)].var()) + 1e-6
     reached = reach_probabilities(volume[box], seeds[box], classes, beta, variance, label[box], prior)
-    on_slice = free[0] - box[0].start  # the slice of each pixel to decide, within the box
-    in_box = sorted(index - box[0].start for index in drawn if box[0].start <= index < box[0].stop)
-    reached += _leanings(reached, on_slice, seeds[box], label[box], in_box)
+    in_box = [index - box[0].start for index in drawn if box[0].start <= index < box[0].stop]
+    reached += _leanings(reached, seeds[box], label[box], in_box)
     result = label.copy()
     result[free] = reached.argmax(1)
     return result
 
 
-def _leanings(reached: np.ndarray, on_slice: np.ndarray, seeds: np.ndarray, drawn_label: np.ndarray,
-              drawn: list[int]) -> np.ndarray:
-    """Per class, what to add to its probability so that the walker's outlines on the ``drawn`` slices (of the box;
-    their ``drawn_label`` is as drawn) best match the drawn ones (Dice): the user's own way of drawing an edge.
-    Zero for the background and for a class not drawn."""
+def _leanings(reached: np.ndarray, seeds: np.ndarray, label: np.ndarray, drawn: list[int]) -> np.ndarray:
+    """Per class, what to add to the probabilities ``reached`` (one row per pixel to decide, ``seeds < 0``) so that
+    the outlines on the ``drawn`` slices best match ``label`` there, which is as drawn (Dice): the user's own way of
+    drawing an edge. Zero for the background and for a class not drawn."""
     leaning = np.zeros(reached.shape[1])
-    if not drawn:
+    on_drawn = np.isin(np.nonzero(seeds < 0)[0], drawn)  # the pixels to decide that lie on a drawn slice
+    if not on_drawn.any():
         return leaning
-    decided = np.isin(on_slice, drawn)  # the pixels to decide that lie on a drawn slice
-    position = np.nonzero(np.isin(np.arange(len(seeds)), drawn)[:, None, None] & (seeds < 0))
-    seeded = seeds[drawn]
-    truth = drawn_label[drawn]
+    candidates = reached[on_drawn]
+    as_drawn = label[seeds < 0][on_drawn]
     for value in range(1, reached.shape[1]):
-        drawn_pixels = int((truth == value).sum())
-        if not drawn_pixels or not decided.any():
+        drawn_area = int((label[drawn] == value).sum())
+        if not drawn_area:
             continue
-        cores = int((seeded == value).sum())  # seeds of a class lie inside its drawn outline
-        inside = truth[np.searchsorted(drawn, position[0]), position[1], position[2]] == value
+        cores = int((seeds[drawn] == value).sum())  # a segment's seeds lie inside its drawn outline
+        inside = as_drawn == value
         best = -1.0
         for lean in _LEANINGS:
-            shifted = reached[decided].copy()
+            shifted = candidates.copy()
             shifted[:, value] += lean
             taken = shifted.argmax(1) == value
-            score = 2 * (cores + int((taken & inside).sum())) / (cores + int(taken.sum()) + drawn_pixels)
+            score = 2 * (cores + int((taken & inside).sum())) / (cores + int(taken.sum()) + drawn_area)
             if score > best + 1e-9:
                 best, leaning[value] = score, lean
     return leaning
