@@ -55,8 +55,8 @@ class OutlineRefinement:
     def __call__(self, volume: np.ndarray, label: np.ndarray, classes: int,
                  drawn: Sequence[int] = ()) -> np.ndarray:
         """``label`` (class indices 0 … ``classes`` − 1 on the stack of slices ``volume``) with every outline re-drawn
-        within ``margin`` pixels of where it was (itself when there is none), where the drawn slices (indices in
-        ``drawn``, whose ``label`` is what the user drew) say the user draws outlines."""
+        within ``margin`` pixels of where it was (itself when there is none), on a blurred edge where the user put it
+        on the ``drawn`` slices (their indices; there ``label`` is as drawn)."""
         return refine_outlines(volume, label, classes, self.margin, self.beta, self.prior, drawn)
 
 

@@ -60,7 +60,8 @@ walks the volume from every anchor slice in both directions:
   neighbour of the same intensity — liver onto heart or bowel — through such strips; a piece that is thin all
   through (an organ's tip) has no body to be cut from and is left to the continuity rule;
 * once the walk is done, a ``refinement`` may re-draw the outlines of all propagated slices on the volume's own
-  edges, across slices (:mod:`.outline_refinement`);
+  edges, across slices, each segment's where the drawn slices show the user puts it on a blurred edge
+  (:mod:`.outline_refinement`);
 * slices larger than about 384 pixels a side (CT) are walked on blocks of pixels, and the walk's result is brought
   back to full resolution before the refinement (``grid``, :mod:`.matching_grid`);
 * anchors are returned exactly as drawn; several segments travel in one pass (one-hot labels);
@@ -288,7 +289,7 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
     not checked) moves to background what a step's matches do not come back to, and needs a stepper with
     ``round_trip_error(reference, target)`` (see the module's description).
     ``verification`` checks each step's result (see :mod:`.verification`); ``refinement`` re-draws the outlines of
-    every propagated slice once the walk is done (see :mod:`.outline_refinement`). The walk matches ``grid`` ×
+    every propagated slice once the walk is done, told which slices are drawn (see :mod:`.outline_refinement`). The walk matches ``grid`` ×
     ``grid`` blocks of pixels (by default as :func:`.matching_grid.grid_factor` says for the slices' size), and its
     result is brought back to full resolution before the refinement (see :mod:`.matching_grid`). Raises
     :class:`CancelledError` when ``cancel()`` turns true; nothing is returned then.
