@@ -289,10 +289,10 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
     not checked) moves to background what a step's matches do not come back to, and needs a stepper with
     ``round_trip_error(reference, target)`` (see the module's description).
     ``verification`` checks each step's result (see :mod:`.verification`); ``refinement`` re-draws the outlines of
-    every propagated slice once the walk is done, told which slices are drawn (see :mod:`.outline_refinement`). The walk matches ``grid`` ×
-    ``grid`` blocks of pixels (by default as :func:`.matching_grid.grid_factor` says for the slices' size), and its
-    result is brought back to full resolution before the refinement (see :mod:`.matching_grid`). Raises
-    :class:`CancelledError` when ``cancel()`` turns true; nothing is returned then.
+    every propagated slice once the walk is done, told which slices are drawn (see :mod:`.outline_refinement`). The
+    walk matches ``grid`` × ``grid`` blocks of pixels (by default as :func:`.matching_grid.grid_factor` says for the
+    slices' size), and its result is brought back to full resolution before the refinement (see
+    :mod:`.matching_grid`). Raises :class:`CancelledError` when ``cancel()`` turns true; nothing is returned then.
     """
     values = check_anchors(volume.shape, anchors, axis)
     start = time.perf_counter()
