@@ -93,11 +93,12 @@ def _leanings(reached: np.ndarray, seeds: np.ndarray, label: np.ndarray, drawn: 
     the outlines on the ``drawn`` slices best match ``label`` there, which is as drawn (Dice): the user's own way of
     drawing an edge. Zero for the background and for a class not drawn."""
     leaning = np.zeros(reached.shape[1])
-    on_drawn = np.isin(np.nonzero(seeds < 0)[0], drawn)  # the pixels to decide that lie on a drawn slice
+    free = seeds < 0
+    on_drawn = np.isin(np.nonzero(free)[0], drawn)  # the pixels to decide that lie on a drawn slice
     if not on_drawn.any():
         return leaning
     candidates = reached[on_drawn]
-    as_drawn = label[seeds < 0][on_drawn]
+    as_drawn = label[free][on_drawn]
     for value in range(1, reached.shape[1]):
         drawn_area = int((label[drawn] == value).sum())
         if not drawn_area:

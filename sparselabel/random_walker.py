@@ -23,8 +23,9 @@ def random_walker(image: np.ndarray, seeds: np.ndarray, classes: int, beta: floa
     """The class of each pixel of ``image`` (2D or 3D): ``seeds`` where it is ≥ 0, else the class the walker most
     probably reaches first, pulled with weight ``prior`` towards ``guess`` (a class per pixel)."""
     result = seeds.copy()
-    if (seeds < 0).any():
-        result[seeds < 0] = reach_probabilities(image, seeds, classes, beta, variance, guess, prior).argmax(1)
+    free = seeds < 0
+    if free.any():
+        result[free] = reach_probabilities(image, seeds, classes, beta, variance, guess, prior).argmax(1)
     return result
 
 
