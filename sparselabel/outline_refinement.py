@@ -105,11 +105,14 @@ def _leanings(reached: np.ndarray, seeds: np.ndarray, label: np.ndarray, drawn: 
             continue
         cores = int((seeds[drawn] == value).sum())  # a segment's seeds lie inside its drawn outline
         inside = as_drawn == value
+        # argmax picks the first of equals: the class wins over those before it when above them, over those after
+        # it when not below them.
+        before = candidates[:, :value].max(1)
+        after = candidates[:, value + 1:].max(1, initial=-np.inf)
         best = -1.0
         for lean in _LEANINGS:
-            shifted = candidates.copy()
-            shifted[:, value] += lean
-            taken = shifted.argmax(1) == value
+            shifted = candidates[:, value] + lean
+            taken = (shifted > before) & (shifted >= after)
             score = 2 * (cores + int((taken & inside).sum())) / (cores + int(taken.sum()) + drawn_area)
             if score > best + 1e-9:
                 best, leaning[value] = score, lean
