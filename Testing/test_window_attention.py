@@ -58,6 +58,22 @@ def test_distance_similarity_for_raw_intensities():
     torch.testing.assert_close(copied, values)
 
 
+def test_match_strength_is_higher_where_the_reference_holds_the_target(features):
+    values = torch.rand(1, 2, 20, 24)
+    elsewhere = torch.randn(1, 16, 20, 24, generator=torch.Generator().manual_seed(1))
+    target = features.clone()
+    target[..., :, 12:] = elsewhere[..., :, 12:]  # the right half is nowhere in the reference
+    copied, strength = window_attention(target, features, values, window=5, temperature=0.1, strength=True)
+    torch.testing.assert_close(copied, window_attention(target, features, values, window=5, temperature=0.1))
+    assert strength.shape == (1, 20, 24)
+    assert strength[..., :10].min() > strength[..., 14:].max() + 1
+    assert strength[..., :10].mean() > strength[..., 14:].mean() + 3
+    # Bounded memory gives the same strengths.
+    _, banded = window_attention(target, features, values, window=5, temperature=0.1, strength=True,
+                                 max_elements=5000)
+    torch.testing.assert_close(banded, strength)
+
+
 def test_bad_arguments_are_refused(features):
     with pytest.raises(ValueError, match="odd"):
         window_attention(features, features, features, window=4)

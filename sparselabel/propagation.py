@@ -4,7 +4,11 @@ A *stepper* moves a label from one slice to the next (the reconstruction network
 walks the volume from every anchor slice in both directions:
 
 * each step may also hear from the drawn slice itself: the anchor's label copied straight onto the target slice is
-  blended in with ``anchor_weight`` (the matchers use 0.3), for every segment not yet in its tail (see below).
+  blended in with ``anchor_weight`` (the matchers use 0.3), for every segment not yet in its tail (see below). A
+  matcher that tells how strongly each pixel is matched (``matched_step``) gives the drawn slice more say where it
+  matches the pixel more strongly than the slice before does: the logistic of the lead, never less than
+  ``anchor_weight`` — a half where both match alike, nearly all where only the drawn slice has a look-alike of the
+  pixel. Neighbouring slices mostly match each other best, and there the say stays at ``anchor_weight``.
   Copied only from slice to slice, a part of an organ that is missed once stays missed: on the next slice it finds
   its best match in itself, unlabelled. A lobe that joins the liver as it widens towards the dome is one such part;
   the drawn slice, where the liver is labelled whole, still says it is liver. Near a segment's end the drawn outline
@@ -94,8 +98,9 @@ Cancel = Callable[[], bool]
 
 class Stepper(Protocol):
     """Moves class probabilities from one slice to another of the same volume. A matcher may also offer
-    ``round_trip_error(reference, target)``: per pixel of ``target``, how far its matches come back (see
-    :func:`propagate`)."""
+    ``matched_step(reference, target, probabilities)``: the step and, per class and pixel of ``target``, how strongly
+    it is matched (:mod:`.window_attention`), and ``round_trip_error(reference, target)``: per pixel of ``target``,
+    how far its matches come back (see :func:`propagate`)."""
 
     name: str
 
@@ -160,10 +165,11 @@ class _Walk:
         steady[0] = False
         return steady
 
-    def recall(self, probabilities: np.ndarray, from_anchor: np.ndarray, weight: float) -> np.ndarray:
-        """The step's ``probabilities`` blended, with ``weight``, with the drawn slice's label copied straight onto the
-        target, for the steady segments (see the module's description)."""
+    def recall(self, probabilities: np.ndarray, from_anchor: np.ndarray, weight: float | np.ndarray) -> np.ndarray:
+        """The step's ``probabilities`` blended, with ``weight`` (per class and pixel, or one for all), with the drawn
+        slice's label copied straight onto the target, for the steady segments (see the module's description)."""
         steady = self.steady()
+        weight = np.broadcast_to(np.asarray(weight, dtype=np.float32), probabilities.shape)[steady]
         blended = probabilities.copy()
         blended[steady] = (1 - weight) * probabilities[steady] + weight * from_anchor[steady]
         blended[0] = np.clip(1.0 - blended[1:].sum(0), 0.0, 1.0)
@@ -191,6 +197,20 @@ class _Walk:
         winner[~self.alive[winner]] = 0
         self.previous = winner
         return np.eye(len(probabilities), dtype=np.float32)[winner].transpose(2, 0, 1)
+
+
+def _matched_step(stepper: Stepper, reference: int, target: int, probabilities: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The step, and how strongly each pixel is matched where the stepper tells it (else ``None``)."""
+    if hasattr(stepper, "matched_step"):
+        return stepper.matched_step(reference, target, probabilities)
+    return stepper.step(reference, target, probabilities), None
+
+
+def _say(least: float, lead: np.ndarray) -> np.ndarray:
+    """The drawn slice's say per class and pixel: ``least``, or more where its matches lead the slice before's by
+    ``lead`` (match strengths, :mod:`.window_attention`): the logistic of the lead, half where both match alike."""
+    return np.maximum(least, 1.0 / (1.0 + np.exp(-np.clip(lead, -50.0, 50.0)))).astype(np.float32)
 
 
 def _without(probabilities: np.ndarray, doubt: np.ndarray) -> np.ndarray:
@@ -328,10 +348,11 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
                 # Between two anchors the nearer one counts more; beyond the outermost anchor only one voice.
                 weight = 1.0 if span is None else (span - distance) / span
                 if walk.alive[1:].any():
-                    probabilities = stepper.step(target - direction, target, current)
+                    probabilities, near = _matched_step(stepper, target - direction, target, current)
                     if anchor_weight > 0 and target - direction != anchor and walk.steady().any():
-                        probabilities = walk.recall(probabilities, stepper.step(anchor, target, start_label),
-                                                    anchor_weight)
+                        from_anchor, far = _matched_step(stepper, anchor, target, start_label)
+                        say = anchor_weight if near is None else _say(anchor_weight, far - near)
+                        probabilities = walk.recall(probabilities, from_anchor, say)
                     if round_trip > 0:
                         probabilities = _without(probabilities,
                                                  stepper.round_trip_error(target - direction, target) > round_trip)

@@ -86,6 +86,11 @@ def from_blocks(blocks: torch.Tensor, stride: int, size: tuple[int, int]) -> tor
     return F.pixel_shuffle(blocks, stride)[..., : size[0], : size[1]]
 
 
+def cell_to_pixels(cells: torch.Tensor, stride: int, size: tuple[int, int]) -> torch.Tensor:
+    """One value per grid cell ``[B, h, w]`` → the same value on each of its pixels ``[B, H, W]``."""
+    return cells.repeat_interleave(stride, -2).repeat_interleave(stride, -1)[..., : size[0], : size[1]]
+
+
 def intensity_descriptors(slices: torch.Tensor, stride: int) -> torch.Tensor:
     """``[B, 1, H, W]`` → ``[B, 9, h, w]``: each grid cell's mean intensity and those of its 8 neighbours."""
     cells = to_blocks(slices, stride).mean(1, keepdim=True)
@@ -122,18 +127,21 @@ class ReconstructionNetwork(nn.Module):
 
     def transfer_labels(self, target_features: torch.Tensor, reference_features: torch.Tensor,
                         target_intensities: torch.Tensor, reference_intensities: torch.Tensor,
-                        labels: torch.Tensor, window: int | None = None) -> torch.Tensor:
+                        labels: torch.Tensor, window: int | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
         """Labels ``[B, C, H, W]`` soft-copied with the learned similarity plus the intensity term, over ``window``
-        cells (default: the trained window).
+        cells (default: the trained window), and each pixel's match strength ``[B, H, W]`` (see
+        :mod:`.window_attention`; the same for the pixels of one grid cell).
 
         Both terms become one dot product of augmented vectors, so one attention pass computes
         cos(f_t, f_r)/τ − w·|g_t − g_r|²/τ_i (up to a per-target constant, which the softmax ignores).
         """
         query, key = self.match_vectors(target_features, reference_features, target_intensities,
                                         reference_intensities)
-        copied = window_attention(query, key, to_blocks(labels, self.stride), window or self.config.window, 1.0,
-                                  similarity="dot")
-        return from_blocks(copied, self.stride, labels.shape[-2:])
+        copied, strength = window_attention(query, key, to_blocks(labels, self.stride), window or self.config.window,
+                                            1.0, similarity="dot", strength=True)
+        return from_blocks(copied, self.stride, labels.shape[-2:]), cell_to_pixels(strength, self.stride,
+                                                                                   labels.shape[-2:])
 
     def match_vectors(self, target_features: torch.Tensor, reference_features: torch.Tensor,
                       target_intensities: torch.Tensor, reference_intensities: torch.Tensor
@@ -223,26 +231,33 @@ class NetworkStepper:
             self._encoded(index)
         return torch.cat(self._features)
 
-    @torch.no_grad()
     def step(self, reference: int, target: int, probabilities: np.ndarray) -> np.ndarray:
+        return self.matched_step(reference, target, probabilities)[0]
+
+    @torch.no_grad()
+    def matched_step(self, reference: int, target: int, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`step`, and per class and pixel how strongly the target is matched over that class's window
+        ``[classes, rows, columns]``."""
         values = torch.from_numpy(probabilities)[None].to(self.device)
         smallest = self.network.config.window
         if abs(target - reference) > 1:  # the structure may have moved farther: reach farther
             smallest = max(smallest, min(self.far_window, self.max_window))
         windows = segment_windows(probabilities, self.network.stride, smallest, self.window_scale, self.max_window)
         target_features, reference_features = self._pair(target, reference)
-        copied = {}
+        copied, strength = {}, {}
         for window in sorted(set(windows)):  # one pass per window size; segments of alike size share it
             with self._autocast():
-                copied[window] = self.network.transfer_labels(
+                labels, matched = self.network.transfer_labels(
                     target_features, reference_features,
                     self.intensities[target:target + 1], self.intensities[reference:reference + 1], values,
-                    window)[0].float().cpu().numpy()
+                    window)
+            copied[window], strength[window] = labels[0].float().cpu().numpy(), matched[0].float().cpu().numpy()
+        strengths = np.stack([strength[window] for window in windows])
         if len(copied) == 1:
-            return copied[windows[0]]
+            return copied[windows[0]], strengths
         result = np.stack([copied[window][index] for index, window in enumerate(windows)])
         result[0] = np.clip(1.0 - result[1:].sum(0), 0.0, 1.0)
-        return result
+        return result, strengths
 
     @torch.no_grad()
     def round_trip_error(self, reference: int, target: int) -> np.ndarray:

@@ -14,6 +14,10 @@ meets it (64×64 grid, 66 channels, 32 values, two CPU cores) takes 5.5 / 24 / 7
 with 8×8 tiles, against 20 / 66 / 103 ms with 16×16 tiles (and the weights masked out of place); tiles of 12 or 24
 cells are slower still. Memory is bounded by processing rows of tiles at a time, so that their weights stay under
 ``max_elements``.
+
+With ``strength=True`` it also returns how well each target is matched in its window: the log of the mean, over the
+window's P² cells, of exp(similarity / temperature) — the softmax's log partition less log P². Two references can
+be weighed against each other by it: the one where the target finds stronger matches has more to say.
 """
 
 from __future__ import annotations
@@ -29,11 +33,13 @@ _TILE = 8
 
 def window_attention(query: torch.Tensor, key: torch.Tensor, values: torch.Tensor, window: int = 13,
                      temperature: float | torch.Tensor = 0.05, similarity: str = "cosine",
-                     max_elements: int = 1 << 24) -> torch.Tensor:
+                     max_elements: int = 1 << 24, strength: bool = False
+                     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Soft-copy ``values`` of the reference onto the target.
 
     ``query``: target features ``[B, C, h, w]``; ``key``: reference features ``[B, C, h, w]``; ``values``: reference
-    values ``[B, V, h, w]`` on the same grid. Returns ``[B, V, h, w]``. ``window`` (P) must be odd.
+    values ``[B, V, h, w]`` on the same grid. Returns ``[B, V, h, w]``, and with ``strength`` also each target's
+    match strength ``[B, h, w]`` (see the module's description). ``window`` (P) must be odd.
     """
     if window % 2 != 1 or window < 1:
         raise ValueError(f"window must be an odd number of pixels, got {window}")
@@ -60,7 +66,7 @@ def window_attention(query: torch.Tensor, key: torch.Tensor, values: torch.Tenso
     # Rows of tiles at a time, so that both the weights and the copied tiles stay under max_elements.
     per_row = batch * columns * tile * tile * span * span
     group = max(1, max_elements // per_row)
-    outputs = []
+    outputs, strengths = [], []
     for first in range(0, rows, group):
         part = slice(first, first + group)
         logits = _flat(targets[:, :, part]) @ _flat(keys[:, :, part]).transpose(-1, -2)
@@ -69,11 +75,21 @@ def window_attention(query: torch.Tensor, key: torch.Tensor, values: torch.Tenso
         outside = outside_window | (_flat(inside[:, :, part])[..., 0] == 0)[:, :, None, :]
         # A large finite floor, not −inf: the grid's padding cells have no valid key and must not give NaN.
         logits = (logits.float() / temperature).masked_fill_(outside, -1e30)  # in place: the largest tensor here
+        if strength:
+            strengths.append(torch.logsumexp(logits, dim=-1) - 2 * math.log(window))
         weights = torch.softmax(logits, dim=-1)
         outputs.append(weights.to(values.dtype) @ _flat(reference_values[:, :, part]))
-    copied = torch.cat(outputs, 1).reshape(batch, rows, columns, tile, tile, values.shape[1])
-    copied = copied.permute(0, 5, 1, 3, 2, 4).reshape(batch, values.shape[1], rows * tile, columns * tile)
-    return copied[..., :height, :width]
+    copied = _untiled(torch.cat(outputs, 1), rows, columns, tile)[..., :height, :width]
+    if not strength:
+        return copied
+    return copied, _untiled(torch.cat(strengths, 1)[..., None], rows, columns, tile)[:, 0, :height, :width]
+
+
+def _untiled(tiles: torch.Tensor, rows: int, columns: int, tile: int) -> torch.Tensor:
+    """``[B, rows·columns, tile², V]`` (row-major tiles) → ``[B, V, rows·tile, columns·tile]``."""
+    batch, channels = tiles.shape[0], tiles.shape[-1]
+    grid = tiles.reshape(batch, rows, columns, tile, tile, channels).permute(0, 5, 1, 3, 2, 4)
+    return grid.reshape(batch, channels, rows * tile, columns * tile)
 
 
 def _patches(grid: torch.Tensor, span: int, step: int) -> torch.Tensor:
