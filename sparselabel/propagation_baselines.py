@@ -12,7 +12,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
-from .reconstruction import cell_to_pixels, from_blocks, intensity_descriptors, to_blocks
+from .reconstruction import from_blocks, intensity_descriptors, to_blocks
 from .window_attention import window_attention
 
 
@@ -68,16 +68,9 @@ class RawStepper:
         slices = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))[:, None]
         self.features = intensity_descriptors(slices, self.stride)
 
-    def step(self, reference: int, target: int, probabilities: np.ndarray) -> np.ndarray:
-        return self.matched_step(reference, target, probabilities)[0]
-
     @torch.no_grad()
-    def matched_step(self, reference: int, target: int, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`step`, and how strongly each pixel is matched, per class ``[classes, rows, columns]``."""
+    def step(self, reference: int, target: int, probabilities: np.ndarray) -> np.ndarray:
         values = torch.from_numpy(probabilities)[None]
-        copied, strength = window_attention(self.features[target:target + 1], self.features[reference:reference + 1],
-                                            to_blocks(values, self.stride), self.window, self.temperature,
-                                            similarity="distance", strength=True)
-        size = probabilities.shape[-2:]
-        strength = cell_to_pixels(strength, self.stride, size)[0].numpy()
-        return from_blocks(copied, self.stride, size)[0].numpy(), np.broadcast_to(strength, probabilities.shape)
+        copied = window_attention(self.features[target:target + 1], self.features[reference:reference + 1],
+                                  to_blocks(values, self.stride), self.window, self.temperature, similarity="distance")
+        return from_blocks(copied, self.stride, probabilities.shape[-2:])[0].numpy()

@@ -75,9 +75,10 @@ def window_attention(query: torch.Tensor, key: torch.Tensor, values: torch.Tenso
         outside = outside_window | (_flat(inside[:, :, part])[..., 0] == 0)[:, :, None, :]
         # A large finite floor, not −inf: the grid's padding cells have no valid key and must not give NaN.
         logits = (logits.float() / temperature).masked_fill_(outside, -1e30)  # in place: the largest tensor here
-        if strength:
-            strengths.append(torch.logsumexp(logits, dim=-1) - 2 * math.log(window))
         weights = torch.softmax(logits, dim=-1)
+        if strength:  # the log partition from the strongest match and its weight: log Z = peak − log w(peak)
+            peak, strongest = logits.max(dim=-1, keepdim=True)
+            strengths.append((peak - weights.gather(-1, strongest).log()).squeeze(-1) - 2 * math.log(window))
         outputs.append(weights.to(values.dtype) @ _flat(reference_values[:, :, part]))
     copied = _untiled(torch.cat(outputs, 1), rows, columns, tile)[..., :height, :width]
     if not strength:
