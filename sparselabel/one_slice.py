@@ -24,7 +24,7 @@ from .verification import IntensityVerification
 
 METHODS = ("ours", "raw", "demons", "copy")
 MATCHERS = ("ours", "raw")  # the window-attention matchers: each step also hears from the drawn slice
-ANCHOR_WEIGHT = 0.3  # the drawn slice's say in each step of a matcher (see :mod:`.propagation`)
+ANCHOR_WEIGHT = 0.3  # the drawn slice's least say in each step of a matcher (see :mod:`.propagation`)
 ROUND_TRIP = 3.0  # the learned matcher's matches must come back within 3 spreads (see :mod:`.mutual_matches`)
 
 

@@ -305,7 +305,8 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
     """Propagate the labels of ``anchors`` (slice index → label slice) through ``volume`` (normalised to [0, 1]).
 
     ``axis`` is the array axis the slices are taken along (0 = k, the acquisition slices). ``anchor_weight`` blends
-    each step's result with the anchor's label copied straight onto the target slice; ``round_trip`` (in spreads; 0:
+    each step's result with the anchor's label copied straight onto the target slice (at least that much, more where
+    a stepper's ``matched_step`` says the anchor matches better than the slice before); ``round_trip`` (in spreads; 0:
     not checked) moves to background what a step's matches do not come back to, and needs a stepper with
     ``round_trip_error(reference, target)`` (see the module's description).
     ``verification`` checks each step's result (see :mod:`.verification`); ``refinement`` re-draws the outlines of
