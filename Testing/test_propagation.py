@@ -54,6 +54,21 @@ def test_perfect_steps_rebuild_the_structure_and_stop_where_it_ends(phantom):
     assert min(targets) == extent[0] - 1 and max(targets) == extent[-1] + 1
 
 
+def test_a_slice_without_signal_holds_no_structure_and_is_not_crossed(phantom):
+    # A series that ends on an empty slice (all zeros, as some scanners add), with the organ reaching into it. The
+    # copy would carry the label on regardless; the walk ends there instead, and nothing beyond it is labelled.
+    volume, label = phantom
+    liver = (label == 1).astype(np.uint8)
+    extent = np.flatnonzero(liver.any((1, 2)))
+    volume = volume.copy()
+    volume[extent[-1] - 2] = 0.0
+    middle = int(extent.mean())
+    result = propagate(volume, {middle: liver[middle]}, CopyStepper())
+    assert result.label[middle:extent[-1] - 2].all(axis=0).sum() == liver[middle].sum()  # carried up to it
+    assert not result.label[extent[-1] - 2:].any()
+    assert result.reached[1][1] == extent[-1] - 3
+
+
 def test_anchor_is_kept_exactly_as_drawn(phantom):
     volume, label = phantom
     liver = (label == 1).astype(np.uint8)

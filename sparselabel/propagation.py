@@ -41,6 +41,11 @@ walks the volume from every anchor slice in both directions:
   drawn slices): an organ's cross-section shrinks towards its end, so growth there means the label has walked onto
   a neighbour of the same intensity (on CHAOS MR: spleen onto the kidney, liver tip onto kidney and bowel). From
   there on that direction votes for background;
+* a slice without any signal (one value throughout, as the empty slice some scanners add at the end of a series; 16
+  of CHAOS MR's 20 volumes end on one) holds no structure, and a walk that reaches it ends there. A matcher finds
+  nothing to tell apart on it and copies whatever its window holds, and a structure as dark as the volume's floor
+  passes the intensity band: CHAOS 15's liver, as dark as the lungs beside it, took 6 000–28 000 voxels there (liver
+  Dice 0.772 → 0.790 and 0.709 → 0.772 in two of the three trainings; nothing else changed);
 * in its tail (once its area has been below ``tail_fraction`` of the anchor's; again only beyond the outermost drawn
   slices) a segment keeps what it gains beyond where it lay on the slice before only within ``_TAIL_DRIFT`` (2)
   pixels of it, and only where a random walker (:mod:`.random_walker`) starting there reaches the part it kept
@@ -322,6 +327,7 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
     order = sorted(anchors)
     grid = grid or grid_factor(moved.shape[1:])
     walked = coarsen(moved, grid)  # the slices the walk matches
+    blank = _blank_slices(moved)
     stepper.prepare(walked)
     if verification is not None:
         verification.prepare(walked)
@@ -348,6 +354,8 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
                 span = abs(limit - anchor) if 0 <= limit < count else None
                 # Between two anchors the nearer one counts more; beyond the outermost anchor only one voice.
                 weight = 1.0 if span is None else (span - distance) / span
+                if blank[target]:  # no structure there, and none followed across it
+                    walk.alive[1:] = False
                 if walk.alive[1:].any():
                     probabilities, near = _matched_step(stepper, target - direction, target, current)
                     if anchor_weight > 0 and target - direction != anchor and walk.steady().any():
@@ -383,6 +391,14 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
         if present.size:
             reached[value] = (int(present[0]), int(present[-1]))
     return PropagationResult(label, time.perf_counter() - start, done, reached)
+
+
+def _blank_slices(volume: np.ndarray) -> np.ndarray:
+    """Per slice (axis 0): does it hold no signal at all — one value throughout, where the volume has more (the
+    empty slice a scanner may add at the end of a series)?"""
+    flat = volume.reshape(len(volume), -1)
+    blank = flat.min(1) == flat.max(1)
+    return blank if not blank.all() else np.zeros_like(blank)
 
 
 def _span(order: list[int], position: int, count: int) -> int:
