@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from sparselabel import phantoms, propagation
 from sparselabel.errors import CancelledError, UserInputError
@@ -194,6 +195,42 @@ def test_the_drawn_slice_speaks_louder_where_it_matches_better_than_the_slice_be
     # Where the drawn slice matches the pixel far better than the slice before, its say rises towards 1.
     louder = propagate(np.zeros(organ.shape, np.float32), {4: organ[4]}, StrengthStepper(organ), anchor_weight=0.3)
     np.testing.assert_array_equal(louder.label, organ)
+
+
+class LingeringStepper:
+    """Knows the truth, but like a real matcher is unsure of the tissue an organ has just left within 2 pixels of
+    where it now lies (same intensity, no edge between them): there it gives 0.7 of what its reference held."""
+
+    name = "lingering"
+
+    def __init__(self, truth: np.ndarray):
+        self.truth = truth
+
+    def prepare(self, volume):
+        pass
+
+    def step(self, reference, target, probabilities):
+        organ = self.truth[target] > 0
+        near = ndimage.distance_transform_edt(~organ) <= 2 if organ.any() else organ
+        segment = np.where(organ, 1.0, np.where(near, 0.7 * probabilities[1], 0.0)).astype(np.float32)
+        return np.stack([1 - segment, segment])
+
+
+def test_a_narrowing_segment_carries_its_doubt_and_lingers_less_where_the_organ_was():
+    # A cone narrowing by a pixel per slice below the drawn slice. Made certain after every step, what the matcher
+    # was unsure of counts as sure on the next slice, and the label lingers 2 pixels beyond the organ all the way
+    # to its tip. Once the segment has narrowed, its doubt goes on with it: a pixel unsure twice is let go.
+    cone = _disks({k: k - 2 for k in range(3, 13)})
+
+    def lingering(result) -> list[int]:  # per slice below the drawn one: how far the label reaches beyond the organ
+        return [int(ndimage.distance_transform_edt(~cone[k].astype(bool))[result.label[k] > 0].max())
+                for k in range(3, 12)]
+
+    certain = propagate(np.zeros(cone.shape, np.float32), {12: cone[12]}, LingeringStepper(cone), doubt_fraction=0)
+    assert lingering(certain) == [2] * 8 + [1]
+    doubting = propagate(np.zeros(cone.shape, np.float32), {12: cone[12]}, LingeringStepper(cone))
+    assert lingering(doubting) == [1] * 6 + [2, 2, 1]  # from where it has narrowed below 0.9 of the drawn area
+    assert not doubting.label[:3].any() and not doubting.label[13:].any()
 
 
 def test_a_look_alike_coming_into_reach_as_a_separate_piece_is_left_out():
