@@ -197,17 +197,11 @@ def test_the_drawn_slice_speaks_louder_where_it_matches_better_than_the_slice_be
     np.testing.assert_array_equal(louder.label, organ)
 
 
-class LingeringStepper:
+class LingeringStepper(SelfMatchingStepper):
     """Knows the truth, but like a real matcher is unsure of the tissue an organ has just left within 2 pixels of
     where it now lies (same intensity, no edge between them): there it gives 0.7 of what its reference held."""
 
     name = "lingering"
-
-    def __init__(self, truth: np.ndarray):
-        self.truth = truth
-
-    def prepare(self, volume):
-        pass
 
     def step(self, reference, target, probabilities):
         organ = self.truth[target] > 0
