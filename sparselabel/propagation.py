@@ -174,14 +174,17 @@ class _Walk:
     def in_tail(self) -> np.ndarray:
         """Per class: has the segment narrowed below ``tail_fraction`` of its anchor area on this walk (only beyond
         the outermost drawn slices)?"""
-        return self.open_end & (self.smallest < self.tail_fraction * self.anchor_area)
+        return self._narrowed_below(self.tail_fraction)
 
     def narrowing(self) -> np.ndarray:
         """Per class: has the segment narrowed below ``doubt_fraction`` of its anchor area on this walk (only beyond
         the outermost drawn slices; never the background)? Such a segment carries its doubt to the next step."""
-        narrowing = self.open_end & (self.smallest < self.doubt_fraction * self.anchor_area)
+        narrowing = self._narrowed_below(self.doubt_fraction)
         narrowing[0] = False
         return narrowing
+
+    def _narrowed_below(self, fraction: float) -> np.ndarray:
+        return self.open_end & (self.smallest < fraction * self.anchor_area)
 
     def steady(self) -> np.ndarray:
         """Per class: is the segment still travelling and not yet in its tail (never the background)?"""
@@ -203,7 +206,8 @@ class _Walk:
         """The argmax on the slice ``image`` without what a segment in its tail gained across an edge, what ran
         through a neck or jumped, and with segments that vanished or grew back switched off for good: one-hot, but
         where a narrowing segment wins a pixel the step's own probabilities, so that its doubt goes on with it."""
-        winner = probabilities.argmax(0)
+        chosen = probabilities.argmax(0)
+        winner = chosen.copy()
         in_tail = self.in_tail()
         for value in np.flatnonzero(self.alive & in_tail):
             if value != 0:
@@ -221,7 +225,7 @@ class _Walk:
         winner[~self.alive[winner]] = 0
         self.previous = winner
         sharpened = np.eye(len(probabilities), dtype=np.float32)[winner].transpose(2, 0, 1)
-        doubted = self.narrowing()[winner] & (probabilities.argmax(0) == winner)
+        doubted = self.narrowing()[winner] & (chosen == winner)
         if doubted.any():
             kept = np.clip(probabilities[:, doubted], 0.0, None)
             sharpened[:, doubted] = kept / np.maximum(kept.sum(0), 1e-6)
