@@ -161,12 +161,14 @@ class _Walk:
     doubt_fraction: float
     open_end: bool
     alive: np.ndarray = field(init=False)
+    area: np.ndarray = field(init=False)  # per class, on the slice walked last (first the anchor)
     smallest: np.ndarray = field(init=False)
     neck_radius: dict[int, float] = field(init=False)  # per class: half the narrowest strip a segment may run through
 
     def __post_init__(self):
         self.alive = self.anchor_area > 0
         self.alive[0] = True
+        self.area = self.anchor_area.copy()
         self.smallest = self.anchor_area.copy()
         self.neck_radius = {int(value): self.neck * float(ndimage.distance_transform_edt(self.previous == value).max())
                             for value in np.unique(self.previous) if value != 0}
@@ -174,17 +176,15 @@ class _Walk:
     def in_tail(self) -> np.ndarray:
         """Per class: has the segment narrowed below ``tail_fraction`` of its anchor area on this walk (only beyond
         the outermost drawn slices)?"""
-        return self._narrowed_below(self.tail_fraction)
+        return self.open_end & (self.smallest < self.tail_fraction * self.anchor_area)
 
     def narrowing(self) -> np.ndarray:
-        """Per class: has the segment narrowed below ``doubt_fraction`` of its anchor area on this walk (only beyond
-        the outermost drawn slices; never the background)? Such a segment carries its doubt to the next step."""
-        narrowing = self._narrowed_below(self.doubt_fraction)
+        """Per class: is the segment narrower than ``doubt_fraction`` of its anchor area on the slice walked last
+        (only beyond the outermost drawn slices; never the background)? Such a segment carries its doubt to the next
+        step; once it has widened again, it no longer does."""
+        narrowing = self.open_end & (self.area < self.doubt_fraction * self.anchor_area)
         narrowing[0] = False
         return narrowing
-
-    def _narrowed_below(self, fraction: float) -> np.ndarray:
-        return self.open_end & (self.smallest < fraction * self.anchor_area)
 
     def steady(self) -> np.ndarray:
         """Per class: is the segment still travelling and not yet in its tail (never the background)?"""
@@ -221,6 +221,7 @@ class _Walk:
         grew_back = in_tail & (area > (1 + self.regrowth) * self.smallest)
         self.alive = self.alive & ~vanished & ~grew_back
         self.alive[0] = True
+        self.area = area
         self.smallest = np.minimum(self.smallest, area)
         winner[~self.alive[winner]] = 0
         self.previous = winner
