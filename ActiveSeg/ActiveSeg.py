@@ -24,7 +24,7 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-EMBEDDERS = ["filterbank", "pixels", "dinov2", "resnet50"]  # see sparselabel.embedders
+EMBEDDERS = ["filterbank", "pixels", "dinov2", "resnet50"]  # see sparselabel.selection.embedders
 FOUNDATION_EMBEDDERS = ("dinov2", "resnet50")
 STRATEGIES = ["coldstart", "al", "random"]
 
@@ -101,7 +101,7 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
         self.ui.embeddedSegmentEditorWidget.setMRMLSegmentEditorNode(self.logic.segmentEditorNode())
 
-        from sparselabel.panel_jobs import JobPanel
+        from sparselabel.slicer.panel_jobs import JobPanel
 
         self._jobs = JobPanel(self.ui.progressBar, self.ui.statusLabel, self._setBusy, "ActiveSeg",
                               _("Cancelled: the cohort's saved state is unchanged."))
@@ -273,12 +273,12 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onSetUpCompute(self) -> None:
         """Install what is missing (after the user confirms) and show the compute device."""
-        from sparselabel.panel_jobs import set_up_compute
+        from sparselabel.slicer.panel_jobs import set_up_compute
 
         set_up_compute(self.logic, self.ui.statusLabel)
 
     def _ensureDependencies(self) -> bool:
-        from sparselabel.panel_jobs import dependencies_ready
+        from sparselabel.slicer.panel_jobs import dependencies_ready
 
         return dependencies_ready(self.logic, self.ui.statusLabel)
 
@@ -297,7 +297,7 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
-        from sparselabel.background import BackgroundRunner
+        from sparselabel.slicer.background import BackgroundRunner
 
         self._runner = BackgroundRunner("ActiveSegWorker")
         self._openedLabel = None  # the label array as opened, to notice unsaved edits
@@ -306,17 +306,17 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
         return ActiveSegParameterNode(super().getParameterNode())
 
     def segmentEditorNode(self):
-        from sparselabel.mrml import segment_editor_node
+        from sparselabel.slicer.mrml import segment_editor_node
 
         return segment_editor_node(slicer.mrmlScene)
 
     def statusText(self, includeDevice: bool) -> str:
-        from sparselabel.dependencies import status_text
+        from sparselabel.slicer.dependencies import status_text
 
         return status_text(includeDevice)
 
     def ensureDependencies(self) -> list:
-        from sparselabel.dependencies import ensure_in_slicer
+        from sparselabel.slicer.dependencies import ensure_in_slicer
 
         installed = ensure_in_slicer("ActiveSeg")
         if installed:
@@ -330,8 +330,8 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
 
     def cohortSummary(self, cohortFolder: pathlib.Path, labelsFolder: pathlib.Path) -> str:
         """One line for the panel: how many scans the cohort has and how many are labelled already."""
-        from sparselabel.errors import UserInputError
-        from sparselabel.io import base_name, discover_images
+        from sparselabel.core.errors import UserInputError
+        from sparselabel.core.io import base_name, discover_images
 
         if cohortFolder == pathlib.Path():
             return _("Choose the folder that holds the cohort's scans.")
@@ -355,7 +355,7 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
 
     def rank(self, parameters, strategy: str, progress=None, cancel=None):
         """One ranking round (files only, no MRML; safe on the worker thread): ``(worklist, points, names)``."""
-        from sparselabel.ranking import rank_cohort
+        from sparselabel.selection.ranking import rank_cohort
 
         embedderPath = parameters.embedderPath if parameters.embedderPath != pathlib.Path() else None
         worklist, _state, points, names = rank_cohort(
@@ -373,8 +373,8 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
 
     def restoreRound(self, parameters):
         """The cohort's last saved round, or None (a new cohort, or a folder that is not one)."""
-        from sparselabel.errors import UserInputError
-        from sparselabel.ranking import saved_round
+        from sparselabel.core.errors import UserInputError
+        from sparselabel.selection.ranking import saved_round
 
         try:
             return saved_round(parameters.cohortFolder,
@@ -385,7 +385,7 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
 
     def showRound(self, parameters, worklist, points, names):
         """Replace the round's table and chart nodes with new ones for this round; returns ``(table, chart)``."""
-        from sparselabel.worklist_nodes import worklist_nodes
+        from sparselabel.slicer.worklist_nodes import worklist_nodes
 
         self._removeRoundNodes(parameters)
         table, chart = worklist_nodes(slicer.mrmlScene, worklist, points, names)
@@ -406,7 +406,7 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
 
     @staticmethod
     def scanAt(seriesNode, row: int) -> str:
-        from sparselabel.scan_labelling import scan_at
+        from sparselabel.slicer.scan_labelling import scan_at
 
         return scan_at(seriesNode, row)
 
@@ -414,8 +414,8 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
 
     def nextScan(self, parameters):
         """The first pick of the round whose label is not saved yet (None when all are)."""
-        from sparselabel import mrml
-        from sparselabel.io import base_name
+        from sparselabel.core.io import base_name
+        from sparselabel.slicer import mrml
 
         labels = self.labelsFolderFor(parameters.cohortFolder, parameters.labelsFolder)
         labelled = {base_name(p) for p in labels.iterdir() if p.is_file()} if labels.is_dir() else set()
@@ -425,8 +425,8 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
         return None
 
     def _scanPath(self, parameters, name: str) -> pathlib.Path:
-        from sparselabel.cohort_state import load_state
-        from sparselabel.errors import UserInputError
+        from sparselabel.core.errors import UserInputError
+        from sparselabel.selection.cohort_state import load_state
 
         state = load_state(parameters.cohortFolder)
         if state is None or name not in state.scans:
@@ -436,7 +436,7 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
 
     def openScan(self, parameters, name: str):
         """Load scan ``name`` and its label (if any) for editing, replacing the previous scan's nodes."""
-        from sparselabel.scan_labelling import open_scan
+        from sparselabel.slicer.scan_labelling import open_scan
 
         scan = self._scanPath(parameters, name)
         volume, segmentation = open_scan(slicer.mrmlScene, scan,
@@ -450,7 +450,7 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
 
     @staticmethod
     def _labelArray(parameters):
-        from sparselabel import mrml
+        from sparselabel.slicer import mrml
 
         return mrml.segmentation_to_label_image(parameters.currentSegmentation, parameters.currentVolume).array
 
@@ -462,9 +462,9 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
 
     def saveCurrentLabel(self, parameters) -> pathlib.Path:
         """Write the open scan's label file (atomically, with the scan's geometry) and mark it labelled."""
-        from sparselabel import mrml
-        from sparselabel.errors import UserInputError
-        from sparselabel.scan_labelling import save_label
+        from sparselabel.core.errors import UserInputError
+        from sparselabel.slicer import mrml
+        from sparselabel.slicer.scan_labelling import save_label
 
         volume, segmentation = parameters.currentVolume, parameters.currentSegmentation
         if volume is None or segmentation is None:
@@ -500,7 +500,7 @@ class ActiveSegTest(ScriptedLoadableModuleTest):
 
     def test_CohortSummaryOnPhantomCohort(self):
         """The built-in phantom cohort is found, with its labels, through the module's logic."""
-        from sparselabel import phantoms
+        from sparselabel.core import phantoms
 
         self.delayDisplay("Writing the built-in phantom cohort")
         folder = pathlib.Path(slicer.util.tempDirectory("ActiveSegTest"))
@@ -519,8 +519,9 @@ class ActiveSegTest(ScriptedLoadableModuleTest):
 
     def test_RankLabelAndResumeOnPhantomCohort(self):
         """A cold-start round, one scan labelled through the Segment Editor's nodes, and the round resumed."""
-        from sparselabel import mrml, phantoms
-        from sparselabel.io import read_image, read_label
+        from sparselabel.core import phantoms
+        from sparselabel.core.io import read_image, read_label
+        from sparselabel.slicer import mrml
 
         folder = pathlib.Path(slicer.util.tempDirectory("ActiveSegFlow"))
         phantoms.write_sample_data(folder, per_group=4)

@@ -93,7 +93,7 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         # The embedded editor shares the Segment Editor module's node, so tools and settings carry over.
         self.ui.embeddedSegmentEditorWidget.setMRMLSegmentEditorNode(self.logic.segmentEditorNode())
 
-        from sparselabel.panel_jobs import JobPanel
+        from sparselabel.slicer.panel_jobs import JobPanel
 
         self._jobs = JobPanel(self.ui.progressBar, self.ui.statusLabel, self._setBusy, "OneSliceSeg",
                               _("Cancelled: the segmentation is unchanged."))
@@ -266,12 +266,12 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onSetUpCompute(self) -> None:
         """Install what is missing (after the user confirms) and show the compute device."""
-        from sparselabel.panel_jobs import set_up_compute
+        from sparselabel.slicer.panel_jobs import set_up_compute
 
         set_up_compute(self.logic, self.ui.statusLabel)
 
     def _ensureDependencies(self) -> bool:
-        from sparselabel.panel_jobs import dependencies_ready
+        from sparselabel.slicer.panel_jobs import dependencies_ready
 
         return dependencies_ready(self.logic, self.ui.statusLabel)
 
@@ -291,8 +291,8 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
-        from sparselabel.adapted_networks import AdaptedNetworks
-        from sparselabel.background import BackgroundRunner
+        from sparselabel.propagation.adapted_networks import AdaptedNetworks
+        from sparselabel.slicer.background import BackgroundRunner
 
         self._runner = BackgroundRunner("OneSliceSegWorker")
         self._adaptedNetworks = AdaptedNetworks()
@@ -301,17 +301,17 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
         return OneSliceSegParameterNode(super().getParameterNode())
 
     def segmentEditorNode(self):
-        from sparselabel.mrml import segment_editor_node
+        from sparselabel.slicer.mrml import segment_editor_node
 
         return segment_editor_node(slicer.mrmlScene)
 
     def statusText(self, includeDevice: bool) -> str:
-        from sparselabel.dependencies import status_text
+        from sparselabel.slicer.dependencies import status_text
 
         return status_text(includeDevice)
 
     def ensureDependencies(self) -> list:
-        from sparselabel.dependencies import ensure_in_slicer
+        from sparselabel.slicer.dependencies import ensure_in_slicer
 
         installed = ensure_in_slicer("OneSliceSeg")
         if installed:
@@ -320,7 +320,7 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
 
     def createSegmentation(self, volumeNode, name=None):
         """A new segmentation on ``volumeNode``'s voxel grid, with one empty segment to paint in."""
-        from sparselabel import mrml
+        from sparselabel.slicer import mrml
 
         if volumeNode is None:
             raise ValueError(_("Select an input volume first."))
@@ -336,34 +336,34 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
     def suggestSlices(self, volumeNode, checkpoint=None, count=1):
         """``count`` slices to paint (along k, one per cluster of similar slices), each with the RAS position of
         its centre, in slice order."""
-        from sparselabel import mrml
+        from sparselabel.slicer import mrml
 
         return _suggestSlices(mrml.volume_node_to_image(volumeNode), checkpoint, count)
 
     def suggestionJob(self, volumeNode, checkpoint=None, count=1):
         """:meth:`suggestSlices` on the worker thread (the volume is read here); the job's result is the list."""
-        from sparselabel import mrml
+        from sparselabel.slicer import mrml
 
         return self._runner.submit(_suggestSlices, mrml.volume_node_to_image(volumeNode), checkpoint, count)
 
     def propagationOptions(self, checkpoint=None, adaptationSeconds=60.0):
-        from sparselabel.one_slice import PropagationOptions
+        from sparselabel.propagation.one_slice import PropagationOptions
 
         return PropagationOptions(model=checkpoint, adaptation_seconds=float(adaptationSeconds))
 
     def readPaintedSegments(self, volumeNode, segmentationNode, segmentIds=None):
-        from sparselabel.segment_propagation import read_painted_segments
+        from sparselabel.slicer.segment_propagation import read_painted_segments
 
         return read_painted_segments(volumeNode, segmentationNode, segmentIds)
 
     def writePropagatedSegments(self, segmentationNode, volumeNode, painted, labelImage, axis=None) -> None:
-        from sparselabel.segment_propagation import write_propagated_segments
+        from sparselabel.slicer.segment_propagation import write_propagated_segments
 
         write_propagated_segments(segmentationNode, volumeNode, painted, labelImage, axis)
 
     def propagate(self, volumeNode, segmentationNode, options=None) -> dict:
         """Blocking propagation for scripts and tests: every painted segment is propagated and written back."""
-        from sparselabel.segment_propagation import propagate_segments
+        from sparselabel.slicer.segment_propagation import propagate_segments
 
         painted = self.readPaintedSegments(volumeNode, segmentationNode)
         labelImage, record = propagate_segments(painted, options, self._adaptedNetworks)
@@ -375,7 +375,7 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
 
     def propagationJob(self, painted, options):
         """Start the propagation computation on the worker thread; the job's result is ``(labelImage, record)``."""
-        from sparselabel.segment_propagation import propagate_segments
+        from sparselabel.slicer.segment_propagation import propagate_segments
 
         return self._runner.submit(propagate_segments, painted, options, self._adaptedNetworks)
 
@@ -399,7 +399,7 @@ def _suggestSlices(image, checkpoint, count, progress=None, cancel=None):
     """Body of :meth:`OneSliceSegLogic.suggestSlices` (no MRML): (slice index, RAS of its centre) per suggestion."""
     import numpy as np
 
-    from sparselabel.one_slice import suggest_slices
+    from sparselabel.propagation.one_slice import suggest_slices
 
     toRas = image.geometry.ijk_to_ras()
     suggestions = []
@@ -411,10 +411,10 @@ def _suggestSlices(image, checkpoint, count, progress=None, cancel=None):
 
 def _trainOnFolder(folder, checkpointPath, seconds, progress=None, cancel=None):
     """Worker-thread body of :meth:`OneSliceSegLogic.trainingJob` (files only, no MRML)."""
-    from sparselabel.devices import select_device
-    from sparselabel.errors import CancelledError
-    from sparselabel.propagator_checkpoint import save_checkpoint
-    from sparselabel.propagator_training import load_training_volumes, train_propagator
+    from sparselabel.core.devices import select_device
+    from sparselabel.core.errors import CancelledError
+    from sparselabel.propagation.checkpoint import save_checkpoint
+    from sparselabel.propagation.training import load_training_volumes, train_propagator
 
     volumes = load_training_volumes([folder], lambda reason: logging.warning("OneSliceSeg training skips %s", reason))
     result = train_propagator([v for _, v in volumes], time_budget=seconds, device=select_device("auto"),
@@ -443,8 +443,9 @@ class OneSliceSegTest(ScriptedLoadableModuleTest):
         """The whole flow on the built-in phantom: volume, segmentation, one painted slice, propagation."""
         import numpy as np
 
-        from sparselabel import mrml, phantoms
-        from sparselabel.metrics import dice
+        from sparselabel.core import phantoms
+        from sparselabel.core.metrics import dice
+        from sparselabel.slicer import mrml
 
         self.delayDisplay("Loading the built-in phantom volume")
         image, label = phantoms.abdomen_volume(seed=0, shape=(24, 64, 64))

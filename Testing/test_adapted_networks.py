@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import sparselabel.propagator_training as training
-from sparselabel import phantoms
-from sparselabel.adapted_networks import Adaptation, AdaptedNetworks
-from sparselabel.errors import CancelledError
-from sparselabel.metrics import dice
-from sparselabel.one_slice import PropagationOptions, propagate_label
+import sparselabel.propagation.training as training
+from sparselabel.core import phantoms
+from sparselabel.core.errors import CancelledError
+from sparselabel.core.metrics import dice
+from sparselabel.propagation.adapted_networks import Adaptation, AdaptedNetworks
+from sparselabel.propagation.one_slice import PropagationOptions, propagate_label
 
 OPTIONS = PropagationOptions(adaptation_seconds=2.0, device="cpu")
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from sparselabel.background import BackgroundRunner
-from sparselabel.errors import CancelledError
+from sparselabel.core.errors import CancelledError
+from sparselabel.slicer.background import BackgroundRunner
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from sparselabel import phantoms
 from sparselabel.cli import main
-from sparselabel.image import Image
-from sparselabel.io import write_image
+from sparselabel.core import phantoms
+from sparselabel.core.image import Image
+from sparselabel.core.io import write_image
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from sparselabel import phantoms
 from sparselabel.cli import main
-from sparselabel.image import Image
-from sparselabel.io import read_label, read_volume, write_image
-from sparselabel.metrics import dice
+from sparselabel.core import phantoms
+from sparselabel.core.image import Image
+from sparselabel.core.io import read_label, read_volume, write_image
+from sparselabel.core.metrics import dice
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from sparselabel import phantoms
 from sparselabel.cli import main
-from sparselabel.cohort_list import link_cohort
-from sparselabel.errors import UserInputError
-from sparselabel.io import discover_images, write_image
+from sparselabel.core import phantoms
+from sparselabel.core.errors import UserInputError
+from sparselabel.core.io import discover_images, write_image
+from sparselabel.selection.cohort_list import link_cohort
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparselabel.cohort_map import fit_map, perplexity_for
-from sparselabel.errors import UserInputError
+from sparselabel.core.errors import UserInputError
+from sparselabel.selection.cohort_map import fit_map, perplexity_for
 
 
 def _groups(per_group: int, seed: int = 0):

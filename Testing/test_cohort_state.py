@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from sparselabel import atomic, phantoms
-from sparselabel.cohort_state import CohortState, load_state, refresh_scans, save_state, state_path
-from sparselabel.errors import UserInputError
-from sparselabel.io import write_image
+from sparselabel.core import atomic, phantoms
+from sparselabel.core.errors import UserInputError
+from sparselabel.core.io import write_image
+from sparselabel.selection.cohort_state import CohortState, load_state, refresh_scans, save_state, state_path
 
 
 @pytest.fixture

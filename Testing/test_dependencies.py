@@ -10,8 +10,8 @@ import types
 
 import pytest
 
-from sparselabel import dependencies
-from sparselabel.errors import CancelledError, UserInputError
+from sparselabel.core.errors import CancelledError, UserInputError
+from sparselabel.slicer import dependencies
 
 
 def test_check_reads_metadata_without_importing():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sparselabel.devices import describe_device, select_device
-from sparselabel.errors import UserInputError
+from sparselabel.core.devices import describe_device, select_device
+from sparselabel.core.errors import UserInputError
 
 
 def test_auto_takes_cuda_when_present_and_cpu_otherwise():

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from sparselabel.drawn_slices import drawn_part, drawn_record
+from sparselabel.propagation.drawn_slices import drawn_part, drawn_record
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparselabel import phantoms
-from sparselabel.embedders import get_embedder
-from sparselabel.errors import UserInputError
+from sparselabel.core import phantoms
+from sparselabel.core.errors import UserInputError
+from sparselabel.selection.embedders import get_embedder
 
 
 def test_groups_are_closer_to_themselves_than_to_others():

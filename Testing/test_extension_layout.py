@@ -12,7 +12,6 @@ import ast
 import json
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -154,26 +153,3 @@ def test_file_scope_imports_only_what_slicer_ships(module):
         else:
             continue
         assert roots <= FILE_SCOPE_IMPORTS, f"{module}.py imports {roots - FILE_SCOPE_IMPORTS} at file scope"
-
-
-# Modules a Slicer panel or the command line touch before any heavy work: they must not pull torch in.
-LIGHT_MODULES = ("atomic", "cli", "dependencies", "devices", "errors", "image", "io", "mrml", "metrics", "palette",
-                 "phantoms", "figures")
-
-
-def _imported_after(modules) -> list[str]:
-    code = ("import sys\n" + "".join(f"import sparselabel.{m}\n" for m in modules)
-            + "print(' '.join(sorted(m for m in ('slicer', 'qt', 'ctk', 'vtk', 'torch', 'monai', 'matplotlib') "
-              "if m in sys.modules)))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPOSITORY, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.split()
-
-
-def test_no_sparselabel_module_imports_slicer_or_qt():
-    modules = sorted(p.stem for p in (REPOSITORY / "sparselabel").glob("*.py") if not p.stem.startswith("__"))
-    assert not set(_imported_after(modules)) & {"slicer", "qt", "ctk", "vtk"}
-
-
-def test_light_modules_do_not_import_torch():
-    assert _imported_after(LIGHT_MODULES) == []

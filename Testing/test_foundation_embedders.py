@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from sparselabel import phantoms
-from sparselabel.embedders import get_embedder
-from sparselabel.errors import UserInputError
-from sparselabel.foundation_embedders import torchvision_state
+from sparselabel.core import phantoms
+from sparselabel.core.errors import UserInputError
+from sparselabel.selection.embedders import get_embedder
+from sparselabel.selection.foundation_embedders import torchvision_state
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparselabel.image import Geometry, Image
+from sparselabel.core.image import Geometry, Image
 
 
 def test_ijk_to_ras_round_trip_with_oblique_direction():

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparselabel import phantoms
-from sparselabel.intensity import apply_window, normalise, structure_window
-from sparselabel.metrics import dice
-from sparselabel.one_slice import PropagationOptions, propagate_label
+from sparselabel.core import phantoms
+from sparselabel.core.intensity import apply_window, normalise, structure_window
+from sparselabel.core.metrics import dice
+from sparselabel.propagation.one_slice import PropagationOptions, propagate_label
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +65,6 @@ def test_a_ct_like_volume_propagates_as_well_as_an_mr_like_one(phantom, monkeypa
     mr_dice = dice(propagate_label(image, label.with_array(drawn), options)[0].array > 0, mask)
     ct_dice = dice(propagate_label(ct, label.with_array(drawn), options)[0].array > 0, mask)
     assert ct_dice >= 0.9 and ct_dice >= mr_dice - 0.03
-    monkeypatch.setattr("sparselabel.one_slice.structure_window", lambda volume, drawn: (0.0, 1.0))
+    monkeypatch.setattr("sparselabel.propagation.one_slice.structure_window", lambda volume, drawn: (0.0, 1.0))
     unwindowed = dice(propagate_label(ct, label.with_array(drawn), options)[0].array > 0, mask)
     assert unwindowed < ct_dice - 0.05  # what the window is for

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from sparselabel import phantoms
-from sparselabel.errors import UserInputError
-from sparselabel.image import Geometry, Image
-from sparselabel.io import (
+from sparselabel.core import phantoms
+from sparselabel.core.errors import UserInputError
+from sparselabel.core.image import Geometry, Image
+from sparselabel.core.io import (
     base_name,
     discover_images,
     pair_images_with_labels,

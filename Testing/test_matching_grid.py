@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparselabel import phantoms
-from sparselabel.matching_grid import coarsen, expand, grid_factor
-from sparselabel.metrics import dice
-from sparselabel.one_slice import PropagationOptions, propagate_label
+from sparselabel.core import phantoms
+from sparselabel.core.metrics import dice
+from sparselabel.propagation.matching_grid import coarsen, expand, grid_factor
+from sparselabel.propagation.one_slice import PropagationOptions, propagate_label
 
 
 def test_slices_up_to_about_384_pixels_are_walked_whole_and_larger_ones_on_blocks():

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sparselabel.metrics import assd, dice, hd95, mean_std, ravd, segmentation_metrics
+from sparselabel.core.metrics import assd, dice, hd95, mean_std, ravd, segmentation_metrics
 
 SPACING = (0.7, 0.9, 5.0)  # (i, j, k) mm: thick slices, like abdominal MR
 SHAPE = (40, 200, 160)  # [k, j, i]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparselabel import mrml, phantoms
-from sparselabel.errors import UserInputError
-from sparselabel.image import Geometry, Image
-from sparselabel.io import read_label, read_volume, write_image
+from sparselabel.core import phantoms
+from sparselabel.core.errors import UserInputError
+from sparselabel.core.image import Geometry, Image
+from sparselabel.core.io import read_label, read_volume, write_image
+from sparselabel.slicer import mrml
 
 # A volume whose geometry exercises every part of IJK→RAS: anisotropic spacing, offset origin, oblique direction.
 _ANGLE = np.deg2rad(20)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sparselabel.mutual_matches import round_trip_error
-from sparselabel.propagation import propagate
+from sparselabel.propagation.mutual_matches import round_trip_error
+from sparselabel.propagation.walk import propagate
 
 
 def _slices_with_a_newcomer(size: int = 16, shift: int = 2):

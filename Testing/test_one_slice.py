@@ -5,17 +5,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparselabel import phantoms
-from sparselabel.errors import UserInputError
-from sparselabel.image import Geometry, Image
-from sparselabel.intensity import normalise
-from sparselabel.metrics import dice
-from sparselabel.one_slice import PropagationOptions, anchors_from_label, infer_axis, propagate_label, suggest_slice
-from sparselabel.propagation import propagate
-from sparselabel.propagator_checkpoint import save_checkpoint
-from sparselabel.propagator_training import TrainingConfig, train_propagator
-from sparselabel.reconstruction import NetworkStepper, segment_windows
-from sparselabel.verification import IntensityVerification
+from sparselabel.core import phantoms
+from sparselabel.core.errors import UserInputError
+from sparselabel.core.image import Geometry, Image
+from sparselabel.core.intensity import normalise
+from sparselabel.core.metrics import dice
+from sparselabel.propagation.checkpoint import save_checkpoint
+from sparselabel.propagation.one_slice import (
+    PropagationOptions,
+    anchors_from_label,
+    infer_axis,
+    propagate_label,
+    suggest_slice,
+)
+from sparselabel.propagation.reconstruction import NetworkStepper, segment_windows
+from sparselabel.propagation.training import TrainingConfig, train_propagator
+from sparselabel.propagation.verification import IntensityVerification
+from sparselabel.propagation.walk import propagate
 
 
 @pytest.fixture(scope="module")
@@ -196,8 +202,8 @@ def test_bad_volumes_and_labels_are_explained(phantom):
 
 
 def test_training_volumes_skip_unreadable_files(phantom, tmp_path):
-    from sparselabel.io import write_image
-    from sparselabel.propagator_training import load_training_volumes
+    from sparselabel.core.io import write_image
+    from sparselabel.propagation.training import load_training_volumes
 
     image, _ = phantom
     write_image(image, tmp_path / "good.nii.gz")

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from sparselabel.metrics import dice
-from sparselabel.one_slice import slice_checks
-from sparselabel.outline_refinement import OutlineRefinement
-from sparselabel.outline_refinement import refine_outlines as refine_stack
-from sparselabel.propagation import propagate
-from sparselabel.propagation_baselines import CopyStepper
+from sparselabel.core.metrics import dice
+from sparselabel.propagation.baselines import CopyStepper
+from sparselabel.propagation.one_slice import slice_checks
+from sparselabel.propagation.outline_refinement import OutlineRefinement
+from sparselabel.propagation.outline_refinement import refine_outlines as refine_stack
+from sparselabel.propagation.walk import propagate
 
 
 def disk(shape, centre, radius):

@@ -8,8 +8,8 @@ import types
 
 import pytest
 
-from sparselabel.background import Job
-from sparselabel.panel_jobs import JobPanel
+from sparselabel.slicer.background import Job
+from sparselabel.slicer.panel_jobs import JobPanel
 
 
 class _Widget:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sparselabel import phantoms
+from sparselabel.core import phantoms
 
 
 def test_volume_is_deterministic_and_differs_by_seed():

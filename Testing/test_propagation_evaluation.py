@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparselabel.errors import UserInputError
-from sparselabel.propagation_evaluation import choose_anchors
+from sparselabel.core.errors import UserInputError
+from sparselabel.propagation.evaluation import choose_anchors
 
 
 @pytest.fixture

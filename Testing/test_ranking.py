@@ -7,13 +7,13 @@ import csv
 import numpy as np
 import pytest
 
-from sparselabel import phantoms
 from sparselabel.cli import main
-from sparselabel.cohort_state import load_state
-from sparselabel.errors import CancelledError, UserInputError
-from sparselabel.io import write_image
-from sparselabel.ranking import rank_cohort, saved_round
-from sparselabel.segmentation_model import SegmentationConfig, load_segmenter, predict_probabilities
+from sparselabel.core import phantoms
+from sparselabel.core.errors import CancelledError, UserInputError
+from sparselabel.core.io import write_image
+from sparselabel.selection.cohort_state import load_state
+from sparselabel.selection.ranking import rank_cohort, saved_round
+from sparselabel.selection.segmentation_model import SegmentationConfig, load_segmenter, predict_probabilities
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ Floors sit well below the measured values (see README, Results) so that they cat
 
 from __future__ import annotations
 
-from sparselabel.propagation_evaluation import evaluate_propagation
+from sparselabel.propagation.evaluation import evaluate_propagation
 
 
 def test_raw_propagation_on_two_chaos_volumes(chaos_data):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparselabel import mrml, phantoms
-from sparselabel.errors import UserInputError
-from sparselabel.io import read_image, read_label, write_image
-from sparselabel.ranking import RankedScan
-from sparselabel.scan_labelling import open_scan, save_label, scan_at
-from sparselabel.worklist_nodes import worklist_nodes
+from sparselabel.core import phantoms
+from sparselabel.core.errors import UserInputError
+from sparselabel.core.io import read_image, read_label, write_image
+from sparselabel.selection.ranking import RankedScan
+from sparselabel.slicer import mrml
+from sparselabel.slicer.scan_labelling import open_scan, save_label, scan_at
+from sparselabel.slicer.worklist_nodes import worklist_nodes
 
 
 def test_a_2d_scan_is_labelled_and_saved_as_a_2d_picture(mrml_scene, tmp_path):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from sparselabel.errors import UserInputError
-from sparselabel.screening import most_representative_slice
+from sparselabel.core.errors import UserInputError
+from sparselabel.propagation.screening import most_representative_slice
 
 
 def _alike(count: int) -> np.ndarray:

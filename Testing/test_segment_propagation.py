@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparselabel import mrml, phantoms
-from sparselabel.adapted_networks import AdaptedNetworks
-from sparselabel.errors import CancelledError, UserInputError
-from sparselabel.metrics import dice
-from sparselabel.one_slice import PropagationOptions
-from sparselabel.segment_propagation import propagate_segments, read_painted_segments, write_propagated_segments
+from sparselabel.core import phantoms
+from sparselabel.core.errors import CancelledError, UserInputError
+from sparselabel.core.metrics import dice
+from sparselabel.propagation.adapted_networks import AdaptedNetworks
+from sparselabel.propagation.one_slice import PropagationOptions
+from sparselabel.slicer import mrml
+from sparselabel.slicer.segment_propagation import propagate_segments, read_painted_segments, write_propagated_segments
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparselabel import phantoms
-from sparselabel.acquisition import normalised_entropy
-from sparselabel.errors import CancelledError, UserInputError
-from sparselabel.metrics import dice
-from sparselabel.segmentation_model import SegmentationConfig, predict_probabilities, train_segmenter
+from sparselabel.core import phantoms
+from sparselabel.core.errors import CancelledError, UserInputError
+from sparselabel.core.metrics import dice
+from sparselabel.selection.acquisition import normalised_entropy
+from sparselabel.selection.segmentation_model import SegmentationConfig, predict_probabilities, train_segmenter
 
 TINY = SegmentationConfig(size=64, channels=(8, 16, 32), steps=150, batch=4, validate_every=50)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparselabel.acquisition import normalised_entropy, select
-from sparselabel.cold_start import cold_start, farthest_point_sampling, largest_remainder
-from sparselabel.errors import UserInputError
+from sparselabel.core.errors import UserInputError
+from sparselabel.selection.acquisition import normalised_entropy, select
+from sparselabel.selection.cold_start import cold_start, farthest_point_sampling, largest_remainder
 
 
 @pytest.fixture

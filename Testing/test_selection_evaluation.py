@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from sparselabel import phantoms
 from sparselabel.cli import main
+from sparselabel.core import phantoms
 
 
 @pytest.fixture(scope="module")

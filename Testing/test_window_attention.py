@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sparselabel.window_attention import window_attention
+from sparselabel.propagation.window_attention import window_attention
 
 
 @pytest.fixture

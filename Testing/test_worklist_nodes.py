@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sparselabel import mrml
-from sparselabel.ranking import RankedScan
-from sparselabel.worklist_nodes import NEXT_COLOR, worklist_nodes
+from sparselabel.selection.ranking import RankedScan
+from sparselabel.slicer import mrml
+from sparselabel.slicer.worklist_nodes import NEXT_COLOR, worklist_nodes
 
 
 def test_round_as_table_and_chart(mrml_scene):

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from sparselabel import phantoms
-from sparselabel.embedders import get_embedder
-from sparselabel.io import discover_images, read_image
+from sparselabel.core import phantoms
+from sparselabel.core.io import discover_images, read_image
+from sparselabel.selection.embedders import get_embedder
 
 
 def _foundation_models(folder: Path) -> dict[str, Path]:

@@ -7,7 +7,7 @@ For each method: seconds per volume for the propagation itself (one structure, f
 intensity verification and the outline refinement each method gets in the product and the evaluation), seconds
 of test-time adaptation where it applies, and the peak resident memory of the process. ``--synthetic`` times a
 phantom of the given size instead (the GPU target). Slices are walked on the grid the product uses (blocks of
-2 × 2 pixels on a 512-pixel slice, see ``sparselabel/matching_grid.py``); ``--grid 1`` walks them at full
+2 × 2 pixels on a 512-pixel slice, see ``sparselabel/propagation/matching_grid.py``); ``--grid 1`` walks them at full
 resolution instead.
 """
 
@@ -28,12 +28,12 @@ def _measure(method: str, volumes: list[str], labels: list[str], model: str | No
              device: str, synthetic: str | None, grid: int | None, queue) -> None:
     import torch
 
-    from sparselabel import phantoms
-    from sparselabel.intensity import apply_window, normalise, structure_window
-    from sparselabel.io import read_label, read_volume
-    from sparselabel.matching_grid import grid_factor
-    from sparselabel.one_slice import PropagationOptions, build_stepper, slice_checks
-    from sparselabel.propagation import propagate
+    from sparselabel.core import phantoms
+    from sparselabel.core.intensity import apply_window, normalise, structure_window
+    from sparselabel.core.io import read_label, read_volume
+    from sparselabel.propagation.matching_grid import grid_factor
+    from sparselabel.propagation.one_slice import PropagationOptions, build_stepper, slice_checks
+    from sparselabel.propagation.walk import propagate
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     runs = []

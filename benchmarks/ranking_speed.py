@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-from sparselabel.cohort_map import fit_map
-from sparselabel.cold_start import cold_start
+from sparselabel.selection.cohort_map import fit_map
+from sparselabel.selection.cold_start import cold_start
 
 
 def main() -> int:

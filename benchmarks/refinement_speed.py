@@ -23,10 +23,10 @@ def main() -> int:
     parser.add_argument("--size", default="512x512x300", help="columns x rows x slices")
     parser.add_argument("--off", type=int, default=2, help="pixels the label is eroded by on every slice")
     args = parser.parse_args()
-    from sparselabel import phantoms
-    from sparselabel.intensity import normalise
-    from sparselabel.metrics import dice
-    from sparselabel.outline_refinement import OutlineRefinement
+    from sparselabel.core import phantoms
+    from sparselabel.core.intensity import normalise
+    from sparselabel.core.metrics import dice
+    from sparselabel.propagation.outline_refinement import OutlineRefinement
 
     columns, rows, slices = (int(v) for v in args.size.split("x"))
     image, label = phantoms.abdomen_volume(seed=0, shape=(slices, rows, columns), spacing=(0.8, 0.8, 1.5))

@@ -19,13 +19,13 @@ import numpy as np
 
 
 def main() -> None:
-    from sparselabel.adapted_networks import AdaptedNetworks
-    from sparselabel.intensity import normalise
-    from sparselabel.io import base_name, pair_images_with_labels, read_label, read_volume
-    from sparselabel.metrics import dice
-    from sparselabel.one_slice import PropagationOptions, propagate_label
-    from sparselabel.propagation_evaluation import choose_anchors
-    from sparselabel.screening import gabor_descriptors
+    from sparselabel.core.intensity import normalise
+    from sparselabel.core.io import base_name, pair_images_with_labels, read_label, read_volume
+    from sparselabel.core.metrics import dice
+    from sparselabel.propagation.adapted_networks import AdaptedNetworks
+    from sparselabel.propagation.evaluation import choose_anchors
+    from sparselabel.propagation.one_slice import PropagationOptions, propagate_label
+    from sparselabel.propagation.screening import gabor_descriptors
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="folder with images/ and labels/")

@@ -1,0 +1,52 @@
+"""The ``sparselabel`` command: SparseLabel's workflows without the Slicer GUI, and the engine behind both faces.
+
+One file per command group: ``inspection`` (inspect, overlay), ``demo``, ``one_slice`` (OneSliceSeg's commands),
+``cohort`` (ActiveSeg's), with what they share in ``common``. Problems with the user's input end as one line
+``sparselabel: error: …`` on stderr and exit status 2, with nothing written; any other exception is a bug and keeps
+its traceback. The command line may import ``core``, ``propagation`` and ``selection``, never ``slicer``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..core.errors import UserInputError
+from . import cohort, demo, inspection, one_slice
+from .common import EXIT_CANCELLED, EXIT_USER_ERROR
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sparselabel",
+        description="SparseLabel: rank scans for labeling (ActiveSeg) and turn one annotated slice into a 3D "
+                    "label (OneSliceSeg), from the command line.",
+    )
+    parser.add_argument("--version", action="version", version=f"sparselabel {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    demo.add_commands(commands)
+    inspection.add_commands(commands)
+    cohort.add_commands(commands)
+    one_slice.add_commands(commands)
+    evaluate = commands.add_parser("evaluate", help="measure a workflow on labelled data")
+    evaluations = evaluate.add_subparsers(dest="kind", metavar="KIND", required=True)
+    one_slice.add_evaluation(evaluations)
+    cohort.add_evaluation(evaluations)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import SimpleITK as sitk
+
+    sitk.ProcessObject_SetGlobalWarningDisplay(False)  # ITK warnings would drown our one-line errors
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except UserInputError as error:
+        print(f"sparselabel: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("sparselabel: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED

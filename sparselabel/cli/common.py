@@ -1,0 +1,75 @@
+"""What the commands share: one-line descriptions of images, guards on outputs, progress lines, option parsing."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..core.errors import UserInputError
+from ..core.image import Image
+
+EXIT_USER_ERROR = 2
+EXIT_CANCELLED = 130
+
+
+def size_text(image: Image) -> str:
+    return "×".join(str(s) for s in reversed(image.shape))
+
+
+def spacing_text(image: Image) -> str:
+    return "×".join(f"{s:.3g}" for s in image.spacing)
+
+
+def describe_image(path: Path, image: Image) -> str:
+    oblique = "" if np.allclose(image.geometry.direction_matrix, np.eye(image.geometry.dim), atol=1e-6) \
+        else ", oblique"
+    low, high = (float(image.array.min()), float(image.array.max())) if image.array.size else (0.0, 0.0)
+    return (f"{path}: {image.geometry.dim}D {size_text(image)} voxels, spacing {spacing_text(image)} mm{oblique}, "
+            f"{image.array.dtype}, values {low:g}…{high:g}")
+
+
+def label_summary(label: Image) -> list[str]:
+    voxel = float(np.prod(label.spacing))
+    unit, scale = ("mL", 1e-3) if label.geometry.dim == 3 else ("cm²", 1e-2)
+    values, counts = np.unique(label.array, return_counts=True)
+    return [f"  label {int(v)}: {int(c)} voxels, {c * voxel * scale:.2f} {unit}"
+            for v, c in zip(values, counts, strict=True) if v != 0] or ["  label is empty"]
+
+
+def refuse_to_overwrite(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise UserInputError(f"{path}: already exists; choose another path or pass --overwrite")
+
+
+AXES = {"k": 0, "j": 1, "i": 2, "0": 0, "1": 1, "2": 2}
+
+
+
+def slice_axis(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if text.lower() not in AXES:
+        raise UserInputError(f"axis '{text}': expected k, j or i (array axes; k = the acquisition slices)")
+    return AXES[text.lower()]
+
+
+def progress_printer(label: str):
+    """A progress callback printing to stderr about every tenth of the work."""
+    last = [-1]
+
+    def report(fraction: float, message: str) -> None:
+        tenth = int(fraction * 10)
+        if tenth > last[0]:
+            last[0] = tenth
+            print(f"{label}: {fraction:4.0%} {message}", file=sys.stderr, flush=True)
+
+    return report
+
+
+def whole_numbers(text: str, option: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v]
+    except ValueError:
+        raise UserInputError(f"{option} '{text}': expected whole numbers separated by commas, e.g. 10,20,40") from None

@@ -1,0 +1,166 @@
+"""OneSliceSeg's commands: ``suggest-slice``, ``propagate``, ``train-propagator`` and ``evaluate propagation``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..core.atomic import write_text
+from ..core.errors import UserInputError
+from .common import progress_printer, refuse_to_overwrite, slice_axis
+
+
+def _suggest_slice(args: argparse.Namespace) -> int:
+    from ..core.io import read_volume
+    from ..propagation.one_slice import suggest_slices
+
+    image = read_volume(args.volume)
+    axis = slice_axis(args.axis)
+    slice_range = None
+    if args.range:
+        try:
+            first, last = (int(v) for v in args.range.split(":"))
+        except ValueError:
+            raise UserInputError(f"range '{args.range}': expected FIRST:LAST slice numbers, e.g. 10:25") from None
+        slice_range = (first, last)
+    chosen = suggest_slices(image, axis, slice_range, Path(args.model) if args.model else None, args.device,
+                            args.count)
+    print("\n".join(map(str, chosen)))
+    print(f"suggested slice{'s' if len(chosen) > 1 else ''} {', '.join(map(str, chosen))} along {'kji'[axis]} "
+          f"(slices 0…{image.shape[axis] - 1}): draw the structure on {'them' if len(chosen) > 1 else 'it'}, "
+          "then run 'sparselabel propagate'", file=sys.stderr)
+    return 0
+
+
+def _propagate(args: argparse.Namespace) -> int:
+    from ..core.io import base_name, read_label, read_volume, write_image
+    from ..propagation.one_slice import PropagationOptions, propagate_label
+
+    volume_path = Path(args.volume)
+    out = Path(args.out) if args.out else volume_path.with_name(f"{base_name(volume_path)}_propagated.nii.gz")
+    refuse_to_overwrite(out, args.overwrite)
+    options = PropagationOptions(method=args.method, model=Path(args.model) if args.model else None,
+                                 adaptation_seconds=args.adaptation_seconds, axis=slice_axis(args.axis),
+                                 device=args.device)
+    image = read_volume(volume_path)
+    label = read_label(args.slice_label, image)
+    result, record = propagate_label(image, label, options, progress=progress_printer("propagate"))
+    write_image(result, out)
+    print(f"anchors: slices {', '.join(map(str, record['anchors']))} along {'kji'[record['axis']]}")
+    for value in (int(v) for v in np.unique(result.array) if v != 0):
+        present = np.moveaxis(result.array == value, record["axis"], 0).reshape(result.shape[record["axis"]], -1)
+        slices = np.flatnonzero(present.any(1))
+        print(f"label {value}: slices {slices[0]}…{slices[-1]}")
+    timing = f"propagation {record['propagation_seconds']:.1f} s"
+    if "adaptation_seconds" in record:
+        timing = f"test-time adaptation {record['adaptation_seconds']:.1f} s, " + timing
+    print(f"{timing}; wrote {out}")
+    return 0
+
+
+def _train_propagator(args: argparse.Namespace) -> int:
+    from ..core.devices import describe_device, select_device
+    from ..propagation.checkpoint import save_checkpoint
+    from ..propagation.training import TrainingConfig, load_training_volumes, train_propagator
+
+    out = Path(args.out)
+    refuse_to_overwrite(out, args.overwrite)
+    device = select_device(args.device)
+    volumes = load_training_volumes(args.volumes, lambda reason: print(f"skipped: {reason}", file=sys.stderr))
+    print(f"training on {len(volumes)} volume(s), {describe_device(device)}")
+    config = TrainingConfig(steps=args.steps, seed=args.seed)
+    result = train_propagator([v for _, v in volumes], config, time_budget=args.budget, device=device,
+                              progress=progress_printer("train"))
+    save_checkpoint(result.network, out, {"volumes": [p.name for p, _ in volumes], "steps": result.steps,
+                                          "seconds": round(result.seconds, 1), "config": config.to_dict(),
+                                          "final_loss": float(np.mean(result.losses[-20:]))})
+    print(f"{result.steps} steps in {result.seconds:.0f} s, final loss {np.mean(result.losses[-20:]):.4f}; "
+          f"wrote {out}")
+    return 0
+
+
+def _evaluate_propagation(args: argparse.Namespace) -> int:
+    from ..propagation.evaluation import evaluate_propagation
+
+    out = Path(args.json) if args.json else None
+    if out is not None:
+        refuse_to_overwrite(out, args.overwrite)
+    try:
+        structures = [int(s) for s in args.structure.split(",")]
+    except ValueError:
+        raise UserInputError(f"--structure '{args.structure}': expected label values like 1 or 1,4") from None
+    report = evaluate_propagation(args.images, args.labels, structures, args.anchor, args.methods.split(","),
+                                  Path(args.model) if args.model else None, args.adaptation_seconds, args.device,
+                                  args.cases.split(",") if args.cases else None, args.slices,
+                                  log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(f"{report['cases']} cases, anchor: {report['anchor']}, {report['slices']} slice(s) drawn per structure")
+    print(f"{'method':8} {'structure':>9} {'Dice':>13} {'HD95 mm':>13} {'ASSD mm':>13} {'RAVD %':>13}")
+    for method, summary in report["methods"].items():
+        for structure, scores in summary["by_structure"].items():
+            cells = [f"{scores[k]['mean']:6.3f}±{scores[k]['std']:5.3f}" if k == "dice"
+                     else f"{scores[k]['mean']:6.2f}±{scores[k]['std']:5.2f}" for k in ("dice", "hd95", "assd", "ravd")]
+            print(f"{method:8} {structure:>9} " + " ".join(f"{c:>13}" for c in cells))
+    if out is not None:
+        write_text(out, json.dumps(report, indent=2))
+        print(f"wrote {out}")
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Adds this group's commands to the ``sparselabel`` parser."""
+    suggest = commands.add_parser("suggest-slice",
+                                  help="the most representative slice(s) to draw on (prints their numbers)")
+    suggest.add_argument("volume", help="3D image file or DICOM series folder")
+    suggest.add_argument("--model", help="trained propagation checkpoint (default: network-free Gabor descriptors)")
+    suggest.add_argument("--axis", default="k", help="slice axis: k (default), j or i")
+    suggest.add_argument("--range", help="only consider slices FIRST:LAST (inclusive)")
+    suggest.add_argument("--count", type=int, default=1,
+                         help="how many slices to suggest, one per cluster of similar slices (default: %(default)s)")
+    suggest.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
+    suggest.set_defaults(run=_suggest_slice)
+
+    propagate = commands.add_parser("propagate", help="turn the drawn slice(s) of a label into a full 3D label")
+    propagate.add_argument("volume", help="3D image file or DICOM series folder")
+    propagate.add_argument("slice_label", help="label file on the volume's grid; its non-empty slices are the anchors")
+    propagate.add_argument("--model", help="trained checkpoint (default: test-time adaptation on this volume)")
+    propagate.add_argument("--out", help="label file to write (default: <volume>_propagated.nii.gz beside it)")
+    propagate.add_argument("--method", default="ours", help="ours (default), raw, demons or copy")
+    propagate.add_argument("--axis", help="slice axis k, j or i (default: the one the slices were drawn along)")
+    propagate.add_argument("--adaptation-seconds", type=float, default=60.0,
+                           help="test-time adaptation budget when no --model is given (default: %(default)s)")
+    propagate.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
+    propagate.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    propagate.set_defaults(run=_propagate)
+
+    train = commands.add_parser("train-propagator", help="train the propagation network on unlabelled volumes")
+    train.add_argument("volumes", nargs="+", metavar="VOLUME_OR_DIR", help="3D images, or folders of them")
+    train.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
+    train.add_argument("--budget", type=float, help="training time in seconds (default: --steps steps)")
+    train.add_argument("--steps", type=int, default=2000, help="training steps without --budget (default: %(default)s)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    train.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
+    train.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    train.set_defaults(run=_train_propagator)
+
+
+def add_evaluation(evaluations: argparse._SubParsersAction) -> None:
+    """Adds ``evaluate propagation`` to the ``evaluate`` command."""
+    evaluation = evaluations.add_parser("propagation", help="one-slice propagation against full ground truth")
+    evaluation.add_argument("--images", required=True, help="folder of volumes")
+    evaluation.add_argument("--labels", required=True, help="folder of label volumes with the same file names")
+    evaluation.add_argument("--structure", required=True, help="label value(s) to evaluate, e.g. 1,4")
+    evaluation.add_argument("--anchor", default="representative", help="representative (default), largest or middle")
+    evaluation.add_argument("--slices", type=int, default=1,
+                            help="slices drawn per structure, chosen by the --anchor rule (default: %(default)s)")
+    evaluation.add_argument("--methods", default="ours,copy,demons,raw", help="default: %(default)s")
+    evaluation.add_argument("--model", help="trained checkpoint for 'ours' (default: test-time adaptation per volume)")
+    evaluation.add_argument("--adaptation-seconds", type=float, default=60.0, help="default: %(default)s")
+    evaluation.add_argument("--cases", help="only these cases (file names without suffix, comma-separated)")
+    evaluation.add_argument("--json", help="write the report here")
+    evaluation.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
+    evaluation.add_argument("--overwrite", action="store_true", help="replace --json if it exists")
+    evaluation.set_defaults(run=_evaluate_propagation)

@@ -1,0 +1,75 @@
+"""Saving and loading trained propagation networks safely.
+
+A checkpoint holds the network's configuration, the SparseLabel version and format it was written with, what it
+was trained on, and its weights — plain tensors and numbers only. Loading uses ``torch.load(weights_only=True)``,
+which refuses any pickled Python object that could run code; files that are not checkpoints, come from another
+format version, or do not fit the network are refused with a message naming the file.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from ..core.atomic import atomic_path
+from ..core.errors import UserInputError
+from .reconstruction import ReconstructionConfig, ReconstructionNetwork
+
+FORMAT = "sparselabel-propagator"
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(network: ReconstructionNetwork, path: str | Path, training: dict | None = None) -> Path:
+    """Write ``network`` to ``path`` atomically (a crash leaves any earlier file as it was)."""
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "sparselabel_version": __version__,
+        "config": network.config.to_dict(),
+        "training": dict(training or {}),
+        "state_dict": {k: v.detach().cpu() for k, v in network.state_dict().items()},
+    }
+    with atomic_path(path) as temporary:
+        torch.save(payload, temporary)
+    return Path(path)
+
+
+def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[ReconstructionNetwork, dict]:
+    """The network stored in ``path`` (in eval mode, on ``device``) and its training record."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"{path}: no such checkpoint file")
+    if not zipfile.is_zipfile(path):  # torch.save has written zip archives since PyTorch 1.6
+        raise UserInputError(f"{path}: not a PyTorch checkpoint; expected a file written by "
+                             "'sparselabel train-propagator'")
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise UserInputError(f"{path}: holds Python objects besides weights (they could run code), so it is not "
+                             f"loaded; expected a checkpoint written by 'sparselabel train-propagator' "
+                             f"({str(error).splitlines()[0][:120]})") from None
+    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as error:
+        raise UserInputError(f"{path}: not a PyTorch checkpoint ({str(error).splitlines()[0][:120]}); "
+                             "expected a file written by 'sparselabel train-propagator'") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise UserInputError(f"{path}: not a SparseLabel propagation checkpoint; expected a file written by "
+                             "'sparselabel train-propagator'")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise UserInputError(f"{path}: checkpoint format {payload.get('format_version')} (SparseLabel "
+                             f"{payload.get('sparselabel_version')}); this SparseLabel reads format {FORMAT_VERSION}: "
+                             "train the network again")
+    try:
+        config = ReconstructionConfig.from_dict(payload["config"])
+        if config.window < 1 or config.window % 2 == 0:
+            raise ValueError(f"attention window {config.window}, expected an odd number of cells")
+        network = ReconstructionNetwork(config)
+        network.load_state_dict(payload["state_dict"])
+        training = dict(payload.get("training", {}))
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise UserInputError(f"{path}: the stored weights do not fit the network ({str(error).splitlines()[0][:120]})"
+                             ) from None
+    return network.to(device).eval(), training

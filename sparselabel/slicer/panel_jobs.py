@@ -1,0 +1,100 @@
+"""What both module panels do around long work: a background job with a progress bar and Cancel, the outcome shown
+the Slicer way, and the dependency check before any work.
+
+Slicer and Qt are imported only when a panel uses this (never at import time), like everywhere in the package.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ..core.errors import CancelledError, UserInputError
+from .background import Job
+
+
+class JobPanel:
+    """Follows one job at a time from the GUI thread (a 100 ms timer), so results are applied where MRML is safe.
+
+    ``set_busy(bool)`` enables and disables the panel's buttons; ``cancelled_text`` says what a cancel left unchanged.
+    """
+
+    def __init__(self, progress_bar, status_label, set_busy: Callable[[bool], None], module_name: str,
+                 cancelled_text: str):
+        import qt
+
+        self.progress_bar, self.status_label, self.set_busy = progress_bar, status_label, set_busy
+        self.module_name, self.cancelled_text = module_name, cancelled_text
+        self.job: Job | None = None
+        self._finished: Callable[[Any], None] | None = None
+        self.timer = qt.QTimer()
+        self.timer.setInterval(100)
+        self.timer.connect("timeout()", self.poll)
+
+    @property
+    def busy(self) -> bool:
+        return self.job is not None
+
+    def start(self, job: Job, finished: Callable[[Any], None]) -> None:
+        """Watch ``job``; ``finished(result)`` runs on the GUI thread when it succeeds."""
+        self.job, self._finished = job, finished
+        self.progress_bar.value = 0
+        self.set_busy(True)
+        self.timer.start()
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.progress_bar.setFormat("Cancelling…")
+
+    def stop(self) -> None:
+        """Cancel what runs and stop watching (panel cleanup)."""
+        if self.job is not None:
+            self.job.cancel()
+        self.timer.stop()
+
+    def poll(self) -> None:
+        import slicer
+
+        job = self.job
+        if job is None:
+            return
+        fraction, message = job.progress
+        self.progress_bar.value = int(100 * fraction)
+        self.progress_bar.setFormat(f"{message} (%p%)")
+        if not job.done:
+            return
+        self.timer.stop()
+        self.job = None
+        self.set_busy(False)
+        # A cancel that came after the job's last look at it still leaves everything as it was.
+        if isinstance(job.error, CancelledError) or (job.error is None and job.cancelled):
+            self.status_label.text = self.cancelled_text
+        elif isinstance(job.error, UserInputError):
+            slicer.util.errorDisplay(str(job.error))
+        elif job.error is not None:
+            logging.error("%s failed", self.module_name, exc_info=job.error)
+            slicer.util.errorDisplay(f"{self.module_name} failed: {job.error}")
+        else:
+            with slicer.util.tryWithErrorDisplay("Failed to apply the result.", waitCursor=True):
+                self._finished(job.result)
+
+
+def dependencies_ready(logic, status_label) -> bool:
+    """Install what is missing after the user confirms; False (and a note in the status) if they decline."""
+    try:
+        logic.ensureDependencies()
+    except CancelledError as error:
+        status_label.text = str(error)
+        return False
+    return True
+
+
+def set_up_compute(logic, status_label) -> None:
+    """The panels' *Set up and show compute device* button: install what is missing, then show the device."""
+    import slicer
+
+    with slicer.util.tryWithErrorDisplay("Failed to set up the compute environment.", waitCursor=True):
+        if dependencies_ready(logic, status_label):
+            status_label.text = logic.statusText(includeDevice=True)
