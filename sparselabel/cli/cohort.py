@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..core.atomic import write_text
 from ..core.errors import UserInputError
-from .common import progress_printer, refuse_to_overwrite, whole_numbers
+from .common import add_device_option, add_overwrite_option, progress_printer, refuse_to_overwrite, whole_numbers
 
 SELECTION_STRATEGIES = ("random", "kmeans", "coldstart", "al", "entropy", "diversity")
 
@@ -113,6 +113,6 @@ def add_evaluation(evaluations: argparse._SubParsersAction) -> None:
     selection.add_argument("--embedder", default="filterbank", help="default: %(default)s")
     selection.add_argument("--steps", type=int, default=400, help="U-Net training steps (default: %(default)s)")
     selection.add_argument("--json", help="write the report here (rewritten after every trained model)")
-    selection.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
-    selection.add_argument("--overwrite", action="store_true", help="replace --json if it exists")
+    add_device_option(selection)
+    add_overwrite_option(selection, "--json")
     selection.set_defaults(run=_evaluate_selection)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -73,3 +74,12 @@ def whole_numbers(text: str, option: str) -> list[int]:
         return [int(v) for v in text.split(",") if v]
     except ValueError:
         raise UserInputError(f"{option} '{text}': expected whole numbers separated by commas, e.g. 10,20,40") from None
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
+
+
+def add_overwrite_option(parser: argparse.ArgumentParser, option: str) -> None:
+    """``--overwrite``: replace the file ``option`` names if it exists (without it, see :func:`refuse_to_overwrite`)."""
+    parser.add_argument("--overwrite", action="store_true", help=f"replace {option} if it exists")

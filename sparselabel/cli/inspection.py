@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..core.errors import UserInputError
-from .common import describe_image, label_summary, refuse_to_overwrite
+from .common import add_overwrite_option, describe_image, label_summary, refuse_to_overwrite
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -61,5 +61,5 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     overlay.add_argument("label", help="label file on the same voxel grid")
     overlay.add_argument("--out", required=True, help="picture to write (.png, .jpg, .pdf, .svg)")
     overlay.add_argument("--slices", type=int, default=6, help="number of slices shown (default: %(default)s)")
-    overlay.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    add_overwrite_option(overlay, "--out")
     overlay.set_defaults(run=_overlay)

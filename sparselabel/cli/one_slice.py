@@ -11,7 +11,7 @@ import numpy as np
 
 from ..core.atomic import write_text
 from ..core.errors import UserInputError
-from .common import progress_printer, refuse_to_overwrite, slice_axis
+from .common import add_device_option, add_overwrite_option, progress_printer, refuse_to_overwrite, slice_axis
 
 
 def _suggest_slice(args: argparse.Namespace) -> int:
@@ -120,7 +120,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     suggest.add_argument("--range", help="only consider slices FIRST:LAST (inclusive)")
     suggest.add_argument("--count", type=int, default=1,
                          help="how many slices to suggest, one per cluster of similar slices (default: %(default)s)")
-    suggest.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
+    add_device_option(suggest)
     suggest.set_defaults(run=_suggest_slice)
 
     propagate = commands.add_parser("propagate", help="turn the drawn slice(s) of a label into a full 3D label")
@@ -132,8 +132,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     propagate.add_argument("--axis", help="slice axis k, j or i (default: the one the slices were drawn along)")
     propagate.add_argument("--adaptation-seconds", type=float, default=60.0,
                            help="test-time adaptation budget when no --model is given (default: %(default)s)")
-    propagate.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
-    propagate.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    add_device_option(propagate)
+    add_overwrite_option(propagate, "--out")
     propagate.set_defaults(run=_propagate)
 
     train = commands.add_parser("train-propagator", help="train the propagation network on unlabelled volumes")
@@ -142,8 +142,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--budget", type=float, help="training time in seconds (default: --steps steps)")
     train.add_argument("--steps", type=int, default=2000, help="training steps without --budget (default: %(default)s)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    train.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
-    train.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    add_device_option(train)
+    add_overwrite_option(train, "--out")
     train.set_defaults(run=_train_propagator)
 
 
@@ -161,6 +161,6 @@ def add_evaluation(evaluations: argparse._SubParsersAction) -> None:
     evaluation.add_argument("--adaptation-seconds", type=float, default=60.0, help="default: %(default)s")
     evaluation.add_argument("--cases", help="only these cases (file names without suffix, comma-separated)")
     evaluation.add_argument("--json", help="write the report here")
-    evaluation.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
-    evaluation.add_argument("--overwrite", action="store_true", help="replace --json if it exists")
+    add_device_option(evaluation)
+    add_overwrite_option(evaluation, "--json")
     evaluation.set_defaults(run=_evaluate_propagation)

@@ -8,7 +8,7 @@ import numpy as np
 
 
 def voxel_digest(array: np.ndarray) -> str:
-    """A digest of ``array``'s values, type and shape (blake2b, 128 bits; about 1 GB/s)."""
+    """A digest of ``array``'s values, type and shape (blake2b, 128 bits)."""
     data = np.ascontiguousarray(array)
     digest = hashlib.blake2b(f"{data.dtype.str}{data.shape}".encode(), digest_size=16)
     digest.update(memoryview(data.reshape(-1)).cast("B"))

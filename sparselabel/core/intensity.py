@@ -4,20 +4,14 @@ CT has calibrated Hounsfield units, MR arbitrary scanner units with bias fields 
 percentile window maps either to about [0, 1] without knowing the modality, so one network serves both.
 
 Once the user has drawn, propagation narrows that window to the drawn structures (:func:`structure_window`), as a
-reader sets window and level on the organ. In MR the soft tissues already spread over the percentile window; in CT
-they share a few percent of it with air and bone (the liver's −100…+200 HU are about an eighth of −1000…+1500), so the
-matcher's intensity term, the verification band and the random walkers see almost no contrast between an organ and
-its neighbours. The window is each drawn segment's median ± ``STRUCTURE_WINDOW`` robust SDs of its own intensities on
-the drawn slices (their union over segments, inside [0, 1]): a structure's texture sets how much contrast around it
-matters, in HU or scanner units alike. For CT's liver (an SD of some 15 HU) that is about ±225 HU, the abdominal window
-a reader would choose; MR's organs spread over most of the percentile window, and it stays as it is.
+reader sets window and level on the organ: in CT the soft tissues share a few percent of the percentile window with
+air and bone, so the matcher's intensity term, the verification band and the random walkers would see almost no
+contrast between an organ and its neighbours. The window is each drawn segment's median ± ``STRUCTURE_WINDOW`` robust
+SDs of its own intensities on the drawn slices (their union over segments, inside [0, 1]): a structure's texture sets
+how much contrast around it matters, in HU or scanner units alike. For CT's liver that is about the abdominal window a
+reader would choose; MR's organs spread over most of the percentile window, and it stays as it is.
 
-Measured on CHAOS MR (20 volumes, one representative slice; networks trained on the other half; liver / spleen), and
-on the same volumes made CT-like (the body's intensities squeezed linearly into 12 % of the range, air outside it and
-a bright strip of "bone" behind, about 1 % of the voxels): without the window, MR 0.890 / 0.851 and CT-like 0.649 /
-0.784; at 15 SDs 0.890 / 0.850 and 0.857 / 0.833; at 12 SDs 0.891 / 0.848 and 0.862 / 0.842; at 10 SDs 0.891 / 0.841
-and 0.871 / 0.840 (the window then narrows MR's spleen too). The untrained matcher on raw intensities, CT-like:
-0.720 / 0.787 without, 0.856 / 0.818 at 10 SDs.
+Measurements: docs/OneSliceSeg-measurements.md, "The contrast window".
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ A kept network is used again when the voxels, the slice axis and the time budget
 window it was trained in (:func:`~sparselabel.core.intensity.structure_window`) is close to the new one: each bound
 within a tenth of the window's width, inside the brightness and contrast changes that training's intensity
 augmentation already shows the network. A correction that nudges the window keeps the network; a structure of
-another brightness gets its own. The last few volumes' networks are kept (a network is about 1.4 MB).
+another brightness gets its own. The last few volumes' networks are kept: a network is small.
+
+Measurements: docs/OneSliceSeg-measurements.md, "Networks kept between runs".
 """
 
 from __future__ import annotations

@@ -54,7 +54,9 @@ class DemonsStepper:
 
 class RawStepper:
     """Window attention on raw intensities: each grid cell is described by its 3×3 neighbourhood of mean
-    intensities and matched by squared distance; labels are copied as full-resolution blocks like the network's."""
+    intensities and matched by squared distance; labels are copied as full-resolution blocks like the network's.
+    The window stays fixed: a window sized to the segment helps learned features, which tell look-alikes apart, not
+    raw intensities, which do not."""
 
     name = "raw"
 

@@ -1,14 +1,15 @@
 """The grid a propagation walks on: large slices are matched on blocks of pixels, their result drawn back in full.
 
-The propagation networks are built, trained and measured on slices of about 256 pixels a side (abdominal MR at
-1.4–1.9 mm). A CT slice has 512 pixels a side at 0.6–0.9 mm: the same body, twice the pixels. Walked at full
-resolution, every structure covers four times the grid cells, each segment's attention window reaches its cap, and a
-liver through 300 CT slices takes minutes on a CPU. So a slice larger than about 1.5 × 256 pixels on its shorter side
-is walked on ``factor`` × ``factor`` blocks (their mean), ``factor`` = its shorter side / 256, rounded: the network
-sees anatomy at the scale it learnt it, and on a quarter of the cells the propagation takes about a quarter of the
-time (measured in the README). The walk's result is brought back to full resolution (its per-class probabilities
-interpolated, then the most likely class per pixel), the drawn slices are put back as drawn, and the outline
-refinement (:mod:`.outline_refinement`) re-draws every outline on the full resolution slices' own edges.
+The propagation networks are built and trained on slices of about ``SIDE`` (256) pixels a side; a CT slice shows the
+same body in twice the pixels. Walked at full resolution, every structure covers four times the grid cells, each
+segment's attention window reaches its cap, and a liver through a CT's hundreds of slices takes minutes on a CPU. So a
+slice larger than about 1.5 × 256 pixels on its shorter side is walked on ``factor`` × ``factor`` blocks (their mean),
+``factor`` = its shorter side / 256, rounded: the network sees anatomy at the scale it learnt it, on a fraction of the
+cells. The walk's result is brought back to full resolution (its per-class probabilities interpolated, then the most
+likely class per pixel), the drawn slices are put back as drawn, and the outline refinement
+(:mod:`.outline_refinement`) re-draws every outline on the full resolution slices' own edges.
+
+Measurements: docs/OneSliceSeg-measurements.md, "The matching grid".
 """
 
 from __future__ import annotations

@@ -1,34 +1,19 @@
 """Refinement of propagated outlines to the edges of the volume: a random walker in a thin band, across slices.
 
-Propagation copies labels from slice to slice. Between thick slices an outline does not simply move: it changes shape,
-and the copy misses the target slice's own edge by a pixel or two along much of its length. Here the outlines of all
-propagated slices are drawn again at once, on the volume itself. On each propagated slice, pixels deeper than ``margin``
-inside a segment, and pixels farther than ``margin`` from every segment, keep their label and act as seeds. Each pixel
-of the bands between takes the label that a random walker starting there most probably reaches first
-(:mod:`.random_walker`; σ² is the variance of intensity around the segments). The walker steps within a slice and
-between neighbouring slices alike, so an outline settles where intensity changes and agrees with the outlines above and
-below it. The drawn slices take part like any other: their bands too are decided by the walker, so an outline drawn a
-pixel or two off does not pull its neighbours off (the propagation returns them as drawn all the same). A piece of a
-segment too thin to have pixels that deep (an organ's tip) is seeded at its deepest pixels, so that the refinement never
-erases it; a weak pull (``prior``) towards the propagated label decides a part of a band that no seed reaches.
+Between thick slices an outline changes shape, and its copy misses the target slice's own edge by a pixel or two. So
+once the walk is done, the outlines of all slices are drawn again at once: pixels deeper than ``margin`` inside a
+segment, or farther than ``margin`` from every segment, keep their label as seeds, and each pixel of the bands between
+takes the label a random walker starting there most probably reaches first (:mod:`.random_walker`; σ² the variance of
+intensity around the segments), stepping within and between slices alike, so outlines settle on edges and agree across
+slices. The drawn slices take part like any other, so an outline drawn a pixel off does not pull its neighbours off. A
+piece too thin to have pixels that deep (an organ's tip) is seeded at its deepest pixels, never erased; a weak
+``prior`` towards the propagated label decides what no seed reaches. Where an outline goes on a blurred edge is the
+user's choice, and the drawn slices show it: each segment leans (a threshold on its probability between 0.2 and 0.8
+against the background) as far as best reproduces the drawn outlines (Dice). The band is thin: the refinement corrects
+where an outline lies, not whether a structure is there; refined after each step, a narrowing organ would keep its
+area up and the walk would stop later, on neighbouring tissue.
 
-Where an outline goes on a blurred edge is the user's choice: some take in the partial-volume rim of an organ, others
-draw on its steepest edge. The drawn slices show which, and the walker learns it from them: its outlines on the drawn
-slices are compared with the drawn ones, and each segment leans (a number added to its probability before the argmax;
-a threshold between 0.2 and 0.8 instead of 0.5 against the background alone) as far as best reproduces them (Dice),
-on every slice. Measured on CHAOS MR (20 volumes, one representative slice, networks trained on the other half, three
-trainings pooled; liver / spleen / right / left kidney): 0.887 / 0.846 / 0.912 / 0.870 without, 0.887 / 0.856 / 0.925
-/ 0.886 with; the spleen gains in every training (0.840 → 0.850, 0.853 → 0.863, 0.846 → 0.855), and the kidneys, not
-looked at when the rule was chosen, gain the most.
-
-The band is thin on purpose: the refinement corrects where an outline lies, not whether a structure is there; that is
-the propagation's and the intensity verification's job. It is applied once the walk is done: applied after each step
-instead, it keeps a narrowing organ's area up, the walk then stops later, and the label reaches farther onto
-neighbouring tissue (CHAOS MR, raw matcher, 20 volumes: liver HD95 39.7 mm against 34.4 mm; Dice 0.837 against 0.851).
-Refining each slice on its own, without steps between slices, the band's width hardly matters (liver / spleen / kidneys
-0.857 / 0.818 / 0.900 / 0.887 at 3 pixels, 0.856 / 0.811 / 0.899 / 0.889 at 5); across slices a band of 5 pixels gives
-0.860 / 0.825 / 0.908 / 0.893 (seeding the drawn slices whole, which trusts them to the pixel, 0.862 / 0.829 / 0.909 /
-0.896).
+Measurements: docs/OneSliceSeg-measurements.md, "Outline refinement".
 """
 
 from __future__ import annotations

@@ -1,38 +1,20 @@
 """The reconstruction network: a target slice is rebuilt by soft-copying a reference slice through window attention.
 
-Features come from the :class:`~.slice_encoder.SliceEncoder` at a stride ``s``; what is copied are
-``s × s`` blocks of full-resolution values (``pixel_unshuffle``): intensities while training, one-hot labels when
-propagating. Copying blocks rather than downsampled values keeps the reference's full resolution — the anchor
-slice the user drew is never blurred — at the cost of the coarse grid only for *where* to copy from.
+Features come from the :class:`~.slice_encoder.SliceEncoder` at a stride ``s``; what is copied are ``s × s`` blocks of
+full-resolution values (``pixel_unshuffle``): intensities while training, one-hot labels when propagating. The drawn
+slice is thus never blurred; only *where* to copy from is decided on the coarse grid. When labels are copied
+(:class:`NetworkStepper`):
 
-When propagating labels, the similarity adds to the learned features' cosine similarity an intensity term (the
-negative squared difference of 3×3 neighbourhoods of mean intensities, weighted by ``intensity_weight``). The
-Gabor bottleneck deliberately hides absolute intensity from the encoder — good for learning structure, but in MR
-the grey level is much of what tells one organ from the next. Measured on CHAOS MR (six volumes, representative
-anchors, network trained on ten others): liver Dice 0.65 → 0.77, spleen 0.79 → 0.79; intensities alone 0.75 /
-0.78. Training never uses the intensity term (it would let the network copy grey levels without learning).
+* the learned features' cosine similarity gets an intensity term, ``intensity_weight`` × the negative squared
+  difference of 3×3 neighbourhoods of mean intensity: the Gabor bottleneck hides grey level from the encoder, yet
+  in MR it is much of what tells organs apart. Training never uses it: copying grey levels, it would learn nothing;
+* each segment is copied over a window of ``window_scale`` × √(its area on the reference) pixels, within the trained
+  window and ``max_window`` cells: a pixel takes the label its look-alikes carry across a region of the segment's
+  size. A copy across several slices (from the drawn one, :mod:`.walk`) reaches at least ``far_window`` cells, as
+  the structure may have moved farther;
+* :meth:`NetworkStepper.round_trip_error` tells, over the trained window, how far a pixel's matches come back.
 
-When propagating labels, each segment also gets a window sized to it: ``window_scale`` × the square root of its area
-on the reference slice, in pixels (never smaller than the trained window, never larger than ``max_window`` cells, so
-that a step's cost stays bounded). A pixel takes a segment's label when the pixels that look like it across a region
-of the segment's own size mostly carry that label. What a larger window gains is what it leaves out: the union of the
-labels copied over 13 and 35 cells scores below 13 cells alone (liver 0.841, spleen 0.839). Measured on CHAOS MR (20
-volumes, one representative slice, networks trained on the other half; liver / spleen / right / left kidney): 13
-cells 0.848 / 0.842 / 0.913 / 0.892; a fixed 35 cells 0.887 / 0.854 / 0.900 / 0.836 (a kidney's label thins out
-where the other kidney and the spleen come into reach); sized to the segment, 1.6 × √area, 0.872 / 0.847 / 0.911 /
-0.888. The untrained matcher on raw intensities does not gain (0.860 / 0.828 / 0.904 / 0.884 against 0.860 / 0.825 /
-0.908 / 0.893 at 13 cells) and keeps its fixed window: the learned features tell look-alikes apart, raw intensities
-do not.
-
-A copy across several slices — the drawn slice's label copied straight onto a slice farther on, which propagation
-blends into each step (:mod:`.walk`) — gets at least ``far_window`` cells (35), since the structure may have
-moved farther than between neighbouring slices. Measured as above, with the blend (verification band 3): each segment's
-own window 0.890 / 0.839 / 0.912 / 0.869; 35 cells 0.891 / 0.843 / 0.911 / 0.881; 49 cells 0.889 / 0.842 /
-0.911 / 0.882.
-
-The stepper also tells, per pixel of a step's target, whether its matches come back from the reference
-(:func:`NetworkStepper.round_trip_error`, :mod:`.mutual_matches`), with the similarity the labels are copied with,
-over the trained window; propagation moves to background what they do not come back to.
+Measurements: docs/OneSliceSeg-measurements.md, "The intensity term" and "A segment's own window".
 """
 
 from __future__ import annotations

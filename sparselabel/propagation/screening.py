@@ -6,6 +6,8 @@ with the highest summed cosine similarity to the cluster's other slices. Consecu
 training pairs. At annotation time, the single most representative slice — of the volume, or of a slice range the
 user gives — is the one proposed for drawing; there the slices' nearness counts too (a label drawn amid the
 other slices has fewer steps to travel).
+
+Measurements: docs/OneSliceSeg-measurements.md, "Screening".
 """
 
 from __future__ import annotations
@@ -26,9 +28,7 @@ def slice_descriptors(features: torch.Tensor, grid: int = 4) -> np.ndarray:
 def gabor_descriptors(volume: np.ndarray, grid: int = 1) -> np.ndarray:
     """Network-free descriptors from the Gabor bottleneck alone, for suggesting a slice before any training.
 
-    Globally pooled (``grid=1``): on CHAOS MR it picked anchors with larger cross-sections than 2×2 or 4×4 pooling
-    (liver Dice after propagation 0.50 vs 0.41-0.42 on eight volumes, raw-intensity matcher and the Sli2Vol-style
-    verification used at the time of that measurement).
+    Pooled over the whole slice by default (``grid=1``): finer pooling offers slices with smaller cross-sections.
     """
     from ..core.gabor import GaborBank
 
@@ -77,8 +77,7 @@ def most_representative_slice(descriptors: np.ndarray, candidates: np.ndarray | 
     The label drawn on this slice has to travel to every other candidate, one slice at a time, and each step costs
     accuracy; so among alike slices the one amid the others wins. The weight is a Gaussian of the slice distance
     with the candidates' span as its width — mild enough that appearance still decides, strong enough that a
-    structure's tip is no longer offered merely because its texture is typical (on CHAOS MR, raw-intensity
-    matcher: liver Dice 0.756 → 0.800, spleen 0.732 → 0.735, 20 volumes).
+    structure's tip is not offered merely because its texture is typical.
     """
     members = _candidates(descriptors, candidates)
     block = descriptors[members]

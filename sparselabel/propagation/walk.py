@@ -1,93 +1,20 @@
-"""Slice-by-slice propagation of labelled anchor slices through a volume, whatever moves the label between slices.
+"""Slice-by-slice propagation of drawn (anchor) slices through a volume, whatever moves the label between slices.
 
-A *stepper* moves a label from one slice to the next (the reconstruction network, or a baseline). This module
-walks the volume from every anchor slice in both directions:
+A *stepper* moves class probabilities from one slice to the next (the reconstruction network, or a baseline).
+:func:`propagate` walks from every anchor in both directions, along any axis, several segments at once; it returns the
+anchors exactly as drawn, may have the outlines re-drawn once walked (:mod:`.outline_refinement`) and walks large
+slices on blocks (:mod:`.matching_grid`). The rules on each step, and why (see :func:`propagate` for their arguments):
 
-* each step may also hear from the drawn slice itself: the anchor's label copied straight onto the target slice is
-  blended in with ``anchor_weight`` (the matchers use 0.3), for every segment not yet in its tail (see below). A
-  matcher that tells how strongly each pixel is matched (``matched_step``) gives the drawn slice more say where it
-  matches the pixel more strongly than the slice before does: the logistic of the lead, never less than
-  ``anchor_weight`` — a half where both match alike, nearly all where only the drawn slice has a look-alike of the
-  pixel. Neighbouring slices mostly match each other best, and there the say stays at ``anchor_weight``.
-  Copied only from slice to slice, a part of an organ that is missed once stays missed: on the next slice it finds
-  its best match in itself, unlabelled. A lobe that joins the liver as it widens towards the dome is one such part;
-  the drawn slice, where the liver is labelled whole, still says it is liver. Near a segment's end the drawn outline
-  is no guide (the end is smaller than the drawn slice, and the copy would keep the segment going onto its
-  neighbours), so there the steps go on alone. Measured on CHAOS MR (20 volumes, one representative slice, networks
-  trained on the other half, intensity band of 3 robust SDs; liver / spleen / right / left kidney): without 0.872 /
-  0.847 / 0.911 / 0.888; with, the drawn slice copied over 35 cells, 0.891 / 0.843 / 0.911 / 0.881 (the worst
-  livers: CHAOS 31 0.67 → 0.82, CHAOS 15 0.70 → 0.81); blended in near the end too, the liver gains less and the
-  spleen walks farther onto the kidney (0.888 / 0.839); with weight 0.2 or 0.5 instead of 0.3 (blended near the end
-  too) 0.880 / 0.843 and 0.880 / 0.820. The untrained matcher on raw intensities: 0.860 / 0.825 / 0.908 / 0.893
-  without, 0.866 / 0.826 / 0.909 / 0.895 with. Demons gain nothing from it (liver / spleen 0.763 / 0.839 with, 0.769
-  / 0.839 without) and would take twice as long, so only the matchers use it;
-* a step keeps a segment only where its matches come back: a target pixel whose matches on the slice before lead
-  back, on the round trip, farther from it than ``round_trip`` times the matches' spread has no counterpart there,
-  and is moved to background (:mod:`.mutual_matches`; the learned matcher uses 3, over its trained window). That is
-  what a neighbour coming into the slice looks like: the left kidney's upper pole appearing under the spleen finds
-  its look-alike in the spleen and would take its label, but the spleen's own matches lie on the spleen. Measured on
-  CHAOS MR (20 volumes, one representative slice, networks trained on the other half; liver / spleen / right / left
-  kidney): without 0.890 / 0.842 / 0.911 / 0.882; at 3 spreads 0.890 / 0.851 / 0.912 / 0.880 (spleen HD95 25.4 →
-  22.8 mm); at 2.5 0.890 / 0.858 / 0.909 / 0.876; at 2 0.890 / 0.864 / 0.907 / 0.865 — an organ's own part that
-  widens into the slice has no counterpart either, and the kidneys pay. Letting the drawn slice vouch for a pixel in
-  doubt instead (its own round trip onto the target over 35 cells) keeps the kidneys (0.911 / 0.880 at 2) but also
-  most of the leaks (spleen 0.848). On raw intensities the matches are too loose to judge: at 3, spleen 0.826 →
-  0.842 but kidneys 0.909 / 0.895 → 0.893 / 0.860, so only the learned matcher checks its round trips;
-* a slice between two anchors is reached from both and the two predictions are blended, each weighted by its
-  closeness (the nearer anchor counts more);
-* in each direction a segment stops where the structure vanishes (its area falls below ``stop_fraction`` of its area
-  in the anchor), or where it grows back after having narrowed (its area, once below ``tail_fraction`` of the
-  anchor's, exceeds the smallest area met so far on this walk by more than ``regrowth``; only beyond the outermost
-  drawn slices): an organ's cross-section shrinks towards its end, so growth there means the label has walked onto
-  a neighbour of the same intensity (on CHAOS MR: spleen onto the kidney, liver tip onto kidney and bowel). From
-  there on that direction votes for background;
-* a slice without any signal (one value throughout, as the empty slice some scanners add at the end of a series; 16
-  of CHAOS MR's 20 volumes end on one) holds no structure, and a walk that reaches it ends there. A matcher finds
-  nothing to tell apart on it and copies whatever its window holds, and a structure as dark as the volume's floor
-  passes the intensity band: CHAOS 15's liver, as dark as the lungs beside it, took 6 000–28 000 voxels there (liver
-  Dice 0.772 → 0.790 and 0.709 → 0.772 in two of the three trainings; nothing else changed);
-* in its tail (once its area has been below ``tail_fraction`` of the anchor's; again only beyond the outermost drawn
-  slices) a segment keeps what it gains beyond where it lay on the slice before only within ``_TAIL_DRIFT`` (2)
-  pixels of it, and only where a random walker (:mod:`.random_walker`) starting there reaches the part it kept
-  before it reaches the background: a narrowing organ's outline may move within its own edges, as an oblique tip
-  drifts, but not across an edge onto the tissue beside it, nor far where no edge parts them. A narrowing end lies
-  within its cross-section on the slice before: in CHAOS MR's ground truth (20 volumes, tails as defined here, from
-  the representative slice) 98.7 % of the liver's tail area does, 99.7 % within 3 pixels (spleen 94.7 % and 97.1 %,
-  kidneys 98.8–99.4 % and all of it). Measured on CHAOS MR (20 volumes, one representative slice, networks trained on
-  the other half; liver / spleen / right / left kidney): the walker alone 0.890 / 0.851 / 0.912 / 0.880 (liver and
-  spleen HD95 18.6 / 22.8 mm); within 2 pixels 0.892 / 0.855 / 0.912 / 0.880 (18.0 / 20.6 mm); within 1, 3 and 6
-  pixels 0.892 / 0.856, 0.892 / 0.853 and 0.890 / 0.850 (kidneys as within 2); within 0 (no gain at all) 0.893 /
-  0.859 / 0.912 / 0.881, but an oblique tip is then cut off slice by slice; with the tail from 0.8 of the anchor's
-  area instead of 0.6, the kidneys lose (0.888 / 0.868 / 0.900 / 0.852);
-* a narrowing segment carries its doubt: while its area is below ``doubt_fraction`` (0.9) of the anchor's (again
-  only beyond the outermost drawn slices), the next step starts from the probabilities the step gave it where
-  it won, not from certainty. Made certain after every step, a pixel the matcher was unsure of counts as sure on the
-  next slice, and where an organ retreats from tissue of its own intensity with no edge between them (the liver's
-  lower tip from bowel, CHAOS MR), its label lingers where the organ was, slice after slice: the label's area there
-  shrank like the truth's one slice later. With its doubt carried, a pixel the matcher is unsure of twice is let go.
-  Measured on CHAOS MR (20 volumes, one representative slice, three trainings of the networks on the other half,
-  pooled; liver / spleen / right / left kidney): one-hot after every step 0.893 / 0.859 / 0.925 / 0.886 (HD95 18.3 /
-  22.9 / 6.8 / 14.2 mm); doubt carried below 0.9 of the anchor's area 0.898 / 0.864 / 0.923 / 0.882 (14.6 / 20.9 /
-  6.7 / 13.1 mm); below 1.0 the same to 0.001 (two trainings); carried from the anchor on, the growth towards the dome
-  suffers (0.894 / 0.863 / 0.922 / 0.886). Carried once the segment has narrowed, even where it widens again, it
-  let go of what a liver gained towards its dome after being narrower for one slice (CHAOS 31 0.853 → 0.762 with
-  one training); carried only while it is narrow, the liver gives 0.900 (HD95 14.1 mm), the rest as above;
-* a structure does not jump: a piece of a segment (a 2D connected component) is kept only if at least
-  ``continuity`` of its area lies on that segment in the slice before, or if it is the piece that overlaps it most
-  (so that a structure moving fast between thick slices is still followed). A look-alike that comes into the
-  matcher's reach as a separate piece — the spleen beside the left kidney, the kidney below the spleen — is left out;
-* a structure does not squeeze through a neck: a part of a segment joined to its body only by a strip narrower than
-  ``neck`` × the segment's thickness on the anchor (twice its largest inscribed radius) is cut off at the strip, and
-  what lies beyond must then continue from the slice before like any other piece. The label walks onto a touching
-  neighbour of the same intensity — liver onto heart or bowel — through such strips; a piece that is thin all
-  through (an organ's tip) has no body to be cut from and is left to the continuity rule;
-* once the walk is done, a ``refinement`` may re-draw the outlines of all propagated slices on the volume's own
-  edges, across slices, each segment's where the drawn slices show the user puts it on a blurred edge
-  (:mod:`.outline_refinement`);
-* slices larger than about 384 pixels a side (CT) are walked on blocks of pixels, and the walk's result is brought
-  back to full resolution before the refinement (``grid``, :mod:`.matching_grid`);
-* anchors are returned exactly as drawn; several segments travel in one pass (one-hot labels);
-* any axis can be the slice axis.
+* the drawn slice's label copied onto the target is blended in: a part missed once is otherwise never found again;
+* what a step's matches do not come back to goes to background: a neighbour entering the slice has no counterpart;
+* between two anchors the nearer one counts more: it knows more of the slices near it;
+* a segment that vanishes, or grows back after narrowing, stops: growth at an organ's end is a walk onto a neighbour;
+* a slice of one value throughout ends the walk: it holds no structure, yet a matcher would copy onto it;
+* in its tail a segment gains only near where it lay and within its edges: a narrowing end lies within the slice before;
+* a narrowing segment goes on from the step's probabilities: a pixel the matcher doubts twice is let go;
+* a piece must continue its segment on the slice before and not hang on by a neck: a label does not jump or leak.
+
+Measurements: docs/OneSliceSeg-measurements.md, "The drawn slice's say" to "Necks".
 """
 
 from __future__ import annotations
@@ -183,13 +110,16 @@ class _Walk:
     def narrowing(self) -> np.ndarray:
         """Per class: is the segment narrower than ``doubt_fraction`` of its anchor area on the slice walked last
         (only beyond the outermost drawn slices; never the background)? Such a segment carries its doubt to the next
-        step; once it has widened again, it no longer does."""
+        step (once it has widened again, no longer): made certain, a pixel the matcher was unsure of would count as
+        sure on the next slice, and the label would linger where a retreating organ was."""
         narrowing = self.open_end & (self.area < self.doubt_fraction * self.anchor_area)
         narrowing[0] = False
         return narrowing
 
     def steady(self) -> np.ndarray:
-        """Per class: is the segment still travelling and not yet in its tail (never the background)?"""
+        """Per class: is the segment still travelling and not yet in its tail (never the background)? Only such a
+        segment hears from the drawn slice: a narrowing end is smaller than the drawn outline, whose copy would keep it
+        going onto its neighbours."""
         steady = self.alive & ~self.in_tail()
         steady[0] = False
         return steady
@@ -298,7 +228,9 @@ def _without_necks(mask: np.ndarray, radius: float) -> np.ndarray:
 
 
 def _continuing_pieces(winner: np.ndarray, previous: np.ndarray, continuity: float) -> np.ndarray:
-    """``winner`` with the pieces that do not continue their segment from ``previous`` moved to background."""
+    """``winner`` with the pieces that do not continue their segment from ``previous`` moved to background: a piece
+    keeps ``continuity`` of its area on the segment there, or is the one that overlaps it most (a structure moving
+    fast between thick slices is still followed)."""
     kept = winner.copy()
     for value in np.unique(winner[winner > 0]):
         pieces, count = ndimage.label(winner == value)
@@ -340,12 +272,20 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
               cancel: Cancel | None = None) -> PropagationResult:
     """Propagate the labels of ``anchors`` (slice index → label slice) through ``volume`` (normalised to [0, 1]).
 
-    ``axis`` is the array axis the slices are taken along (0 = k, the acquisition slices). ``anchor_weight`` blends
-    each step's result with the anchor's label copied straight onto the target slice (at least that much, more where
-    a stepper's ``matched_step`` says the anchor matches better than the slice before); ``round_trip`` (in spreads; 0:
-    not checked) moves to background what a step's matches do not come back to, and needs a stepper with
-    ``round_trip_error(reference, target)`` (see the module's description). A segment narrower than ``doubt_fraction``
-    of its anchor area goes on from the step's probabilities rather than from certainty (0: never).
+    ``axis`` is the array axis the slices are taken along (0 = k, the acquisition slices). A slice between two
+    anchors gets both walks' predictions, each weighted by its closeness. In each direction a segment stops where its
+    area falls below ``stop_fraction`` of its anchor area, or, once below ``tail_fraction`` of it (its tail), where it
+    exceeds the smallest area met on the walk by more than ``regrowth``; in its tail it keeps what it gains only within
+    ``_TAIL_DRIFT`` pixels of the slice before and where a random walker from what it kept reaches first. A segment
+    narrower than ``doubt_fraction`` of its anchor area goes on from the step's probabilities rather than from
+    certainty (0: never). Tail, regrowth and doubt apply only beyond the outermost anchors. A 2D piece of a segment is
+    kept only if ``continuity`` of its area lies on the segment on the slice before, or if it overlaps it most; a
+    strip narrower than ``neck`` × the segment's thickness on the anchor (twice its largest inscribed radius) cuts
+    off what lies beyond it. A slice of one value throughout ends the walk. ``anchor_weight`` blends each step's
+    result, for the segments not in their tail, with the anchor's label copied straight onto the target slice (at
+    least that much, more where a stepper's ``matched_step`` says the anchor matches better than the slice before);
+    ``round_trip`` (in spreads; 0: not checked) moves to background what a step's matches do not come back to, and
+    needs a stepper with ``round_trip_error(reference, target)`` (see :mod:`.mutual_matches`).
     ``verification`` checks each step's result (see :mod:`.verification`); ``refinement`` re-draws the outlines of
     every propagated slice once the walk is done, told which slices are drawn (see :mod:`.outline_refinement`). The
     walk matches ``grid`` × ``grid`` blocks of pixels (by default as :func:`.matching_grid.grid_factor` says for the

@@ -5,19 +5,16 @@ and each reference feature (cosine similarity, negative squared distance, or pla
 output is the weighted sum of the reference values at those positions — intensities while training, one-hot labels
 when propagating, several segments at once. Positions outside the reference slice get no weight.
 
-Computed tile by tile: the target grid is cut into 8×8 tiles, and each tile's features meet the reference features
-of the tile grown by the window's radius in one matrix product; a mask keeps each target to its own P×P window.
-Matrix products make this several times faster than one tensor operation per window offset (64×64 grid, window 35:
-0.08 s against 0.23 s per slice pair on two CPU cores, with 16×16 tiles), with the same result. The cells of a grown
-tile outside a target's window are wasted work, and smaller tiles waste fewer: one slice pair as a propagation step
-meets it (64×64 grid, 66 channels, 32 values, two CPU cores) takes 5.5 / 24 / 74 ms at windows of 13 / 35 / 49 cells
-with 8×8 tiles, against 20 / 66 / 103 ms with 16×16 tiles (and the weights masked out of place); tiles of 12 or 24
-cells are slower still. Memory is bounded by processing rows of tiles at a time, so that their weights stay under
-``max_elements``.
+Computed tile by tile, as matrix products, which is several times faster than one operation per window offset: the
+target grid is cut into 8×8 tiles (``_TILE``; smaller tiles waste fewer cells outside a target's window), each tile's
+features meet those of the reference tile grown by the window's radius, and a mask keeps each target to its own
+window. Rows of tiles are processed at a time, so that their weights stay under ``max_elements``.
 
 With ``strength=True`` it also returns how well each target is matched in its window: the log of the mean, over the
 window's P² cells, of exp(similarity / temperature) — the softmax's log partition less log P². Two references can
 be weighed against each other by it: the one where the target finds stronger matches has more to say.
+
+Measurements: docs/OneSliceSeg-measurements.md, "Window attention".
 """
 
 from __future__ import annotations

@@ -2,20 +2,17 @@
 
 On the cohort map (2D t-SNE coordinates):
 
-1. k-means for every k in 2…min(budget, k_max); keep the k with the highest mean silhouette (on a sample of at most
-   ``silhouette_sample`` points for large cohorts);
-2. the medoid of each cluster (least summed distance to its members) is picked first;
-3. the rest of the budget is split across clusters in proportion to their size (largest-remainder rounding, never
-   more than a cluster can give);
-4. inside each cluster, farthest-point sampling from the points already chosen fills its share; anything left
-   over is filled by farthest-point sampling over the whole cohort.
+1. k-means for every k from ``k_min`` (2) to min(budget, k_max); the k with the highest mean silhouette wins
+   (scored on at most ``silhouette_sample`` points);
+2. each cluster's medoid (least summed distance to its members) is picked first;
+3. the rest of the budget is split across clusters in proportion to their size (largest remainder, never more than
+   a cluster holds) and farthest-point sampling from the points already chosen fills each share; anything left over
+   is filled by farthest-point sampling over the whole cohort.
 
-With ``typical`` below 1, farthest-point sampling only draws from the most typical share of each cluster (the
-points with the densest neighbourhoods on the map, as TypiClust argues for small budgets): the spread of the picks
-is kept, the outliers at the map's edges are left out. ``typical=1`` is the paper's method.
-
-Deterministic for a given seed. Scans already labelled are never picked again and count as already chosen when
-distances are measured.
+With ``typical`` below 1, each cluster's farthest-point sampling draws only from its most typical share (the densest
+neighbourhoods on the map, as TypiClust argues for small budgets): the spread is kept, the map's outliers are left
+out. ``typical=1`` is the paper's method. Deterministic for a given seed; labelled scans are never picked and count
+as already chosen.
 """
 
 from __future__ import annotations

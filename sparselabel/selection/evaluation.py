@@ -1,21 +1,18 @@
 """Evaluation of scan selection on a labelled cohort, following Levy & Assayag's protocol.
 
 A fixed test split (``test`` images drawn once with ``split_seed``) is never selected from. For every budget and
-seed, each strategy picks ``budget`` images from the rest (the pool), the same U-Net is trained on the picks, and
-its test Dice and HD95 are recorded; the report gives mean ± std over seeds (each seed's value is the mean over the
-test images). Strategies (an ``@embedder`` suffix, e.g. ``coldstart@pixels``, uses another embedder):
+seed, each strategy picks ``budget`` images from the rest (the pool), the same U-Net is trained on the picks and
+scored on the test split: Dice, and HD95 in the images' physical units (pixels for PNG, which carries no spacing).
+The report gives mean ± std over seeds of the mean over test images (for HD95, those where it is finite). The map
+is fitted once per seed, with that seed, so seeds vary the map, the clustering and the training. Strategies (an
+``@embedder`` suffix, e.g. ``coldstart@pixels``, uses another embedder):
 
-* ``random`` — uniform picks;
-* ``kmeans`` — naive k-means on the raw embeddings with k = budget, the image nearest each centroid;
+* ``random`` — uniform picks; ``kmeans`` — k-means (k = budget) on the raw embeddings, nearest image per centre;
 * ``coldstart`` — ours: t-SNE map, silhouette k-means, medoids + proportional farthest-point sampling;
 * ``coldstart-typical`` — the same, farthest-point sampling only among the most typical half of each cluster;
 * ``mapkmeans`` — k-means on the map with k = budget (no silhouette), each cluster's medoid;
-* ``al`` / ``entropy`` / ``diversity`` — active learning from the cold start: half the budget is the cold-start
-  round, a U-Net trained on it scores the pool, and the other half is picked greedily by α·H + (1 − α)·D
-  (α = ``alpha``, 1 and 0 respectively). The three share the cold-start round and its model.
-
-The map is fitted once per seed (its seed is the run seed), so seeds vary the map, the clustering and the training.
-HD95 is in the images' physical units (pixels for PNG images, which carry no spacing).
+* ``al`` / ``entropy`` / ``diversity`` — the cold start picks half the budget, a U-Net trained on it scores the pool,
+  and the other half is picked greedily by α·H + (1 − α)·D (α = ``alpha``, 1 and 0); the three share that round.
 """
 
 from __future__ import annotations
