@@ -358,12 +358,12 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
         from sparselabel.selection.ranking import rank_cohort
 
         embedderPath = parameters.embedderPath if parameters.embedderPath != pathlib.Path() else None
-        worklist, _state, points, names = rank_cohort(
+        ranked = rank_cohort(
             parameters.cohortFolder, parameters.budget, strategy, parameters.alpha, parameters.embedder,
             self.labelsFolderFor(parameters.cohortFolder, parameters.labelsFolder),
             log=lambda line: logging.info("ActiveSeg: %s", line), embedder_path=embedderPath,
             progress=progress, cancel=cancel)
-        return worklist, points, names
+        return ranked.worklist, ranked.points, ranked.names
 
     def rankingJob(self, parameters, strategy: str):
         """Start :meth:`rank` on the worker thread (the settings are read now, on the calling thread)."""

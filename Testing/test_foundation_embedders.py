@@ -90,7 +90,7 @@ def test_missing_or_wrong_model_files_are_explained(tmp_path, monkeypatch):
     with pytest.raises(UserInputError, match=r"no config\.json"):
         get_embedder("dinov2", tmp_path)
     (tmp_path / "notes.pt").write_text("not a checkpoint")
-    with pytest.raises(UserInputError, match="not a readable PyTorch checkpoint"):
+    with pytest.raises(UserInputError, match="not a PyTorch checkpoint"):
         get_embedder("resnet50", tmp_path / "notes.pt")
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
     with pytest.raises(UserInputError, match="no ResNet weights"):

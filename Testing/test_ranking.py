@@ -49,12 +49,13 @@ def test_cold_start_round_writes_worklist_map_and_state(cohort, tmp_path, capsys
 
 def test_labels_then_active_learning_then_resume(cohort, tmp_path):
     folder, stash, _ = cohort
-    first, _, _, _ = rank_cohort(folder, 4, log=lambda line: None)
+    first = rank_cohort(folder, 4, log=lambda line: None).worklist
     (folder / "labels").mkdir()
     for row in first[:4]:
         (stash / f"{row.scan}.png").rename(folder / "labels" / f"{row.scan}.png")
     tiny = SegmentationConfig(size=64, channels=(8, 16, 32), steps=40, batch=4)
-    second, _, points, names = rank_cohort(folder, 3, "al", alpha=0.5, segmentation=tiny, log=lambda line: None)
+    ranked = rank_cohort(folder, 3, "al", alpha=0.5, segmentation=tiny, log=lambda line: None)
+    second, points, names = ranked.worklist, ranked.points, ranked.names
     picks = [r for r in second if r.status == "next"]
     assert len(picks) == 3 and all(0 <= r.entropy <= 1 and 0 <= r.diversity <= 1 for r in picks)
     assert not {r.scan for r in picks} & {r.scan for r in first[:4]}  # labelled scans are not picked again
@@ -89,7 +90,7 @@ def test_new_and_unreadable_scans_are_reported_not_fatal(cohort, tmp_path):
     write_image(phantoms.chest_cohort(per_group=1, seed=11)[0].image, folder / "newcomer.png")
     (folder / "damaged.png").write_bytes(b"\x89PNG\r\n\x1a\n nothing")
     messages = []
-    _, _, _, names = rank_cohort(folder, 2, log=messages.append)
+    names = rank_cohort(folder, 2, log=messages.append).names
     assert "newcomer" in names and "damaged" not in names
     assert any("added: damaged, newcomer" in m for m in messages)
     assert any("unreadable, skipped" in m and "damaged.png" in m for m in messages)
@@ -110,7 +111,8 @@ def test_bad_requests_are_explained(cohort, tmp_path, capsys):
 
 def test_reopening_shows_the_saved_round_with_new_labels(cohort):
     folder, stash, _ = cohort
-    first, _, points, names = rank_cohort(folder, 3, log=lambda line: None)
+    ranked = rank_cohort(folder, 3, log=lambda line: None)
+    first, points, names = ranked.worklist, ranked.points, ranked.names
     (folder / "labels").mkdir()
     (stash / f"{first[0].scan}.png").rename(folder / "labels" / f"{first[0].scan}.png")
     worklist, saved_points, saved_names = saved_round(folder)
@@ -129,7 +131,8 @@ def test_active_learning_on_volumes_works_slice_by_slice(tmp_path):
         if index < 2:
             write_image(label, labels / f"case{index}.nii.gz")
     tiny = SegmentationConfig(size=32, channels=(8, 16), steps=5, batch=4)
-    worklist, state, _, _ = rank_cohort(cohort, 2, "al", segmentation=tiny, log=lambda line: None)
+    ranked = rank_cohort(cohort, 2, "al", segmentation=tiny, log=lambda line: None)
+    worklist, state = ranked.worklist, ranked.state
     picks = [w for w in worklist if w.status == "next"]
     assert len(picks) == 2 and all(0 <= w.entropy <= 1 for w in picks)
     assert {w.scan for w in worklist if w.status == "labelled"} == {"case0", "case1"}

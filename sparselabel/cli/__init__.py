@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "label (OneSliceSeg), from the command line.",
     )
     parser.add_argument("--version", action="version", version=f"sparselabel {__version__}")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr (results and errors still show)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     demo.add_commands(commands)
     inspection.add_commands(commands)

@@ -5,32 +5,37 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from ..core.atomic import write_text
 from ..core.errors import UserInputError
-from .common import add_device_option, add_overwrite_option, progress_printer, refuse_to_overwrite, whole_numbers
+from .checks import COUNT, FRACTION, SEED, output_file, output_folder
+from .common import add_device_option, add_overwrite_option, whole_numbers
+from .progress import Progress
 
 SELECTION_STRATEGIES = ("random", "kmeans", "coldstart", "al", "entropy", "diversity")
 
 
 def _rank(args: argparse.Namespace) -> int:
-    from ..selection.ranking import draw_map, rank_cohort, write_worklist
+    from ..selection.ranking import RankedRound, rank_cohort
+    from ..selection.round_outputs import OUTPUTS, foreign_outputs, write_round_outputs
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UserInputError(f"{out}: is a file; expected a folder for ranking.csv and map.png")
+    out = output_folder(args.out, foreign_outputs(args.cohort, args.out), args.overwrite)
     if args.from_list:
         from ..selection.cohort_list import link_cohort
 
         link_cohort(args.from_list, args.cohort, log=lambda line: print(line, file=sys.stderr))
-    worklist, state, points, names = rank_cohort(args.cohort, args.budget, args.strategy, args.alpha, args.embedder,
-                                                 args.labels, args.seed, log=lambda line: print(line, file=sys.stderr),
-                                                 embedder_path=args.embedder_path, progress=progress_printer("ranking"))
-    csv_path = write_worklist(worklist, out / "ranking.csv")
-    round_number = len(state.rounds)
-    map_path = draw_map(points, names, worklist, out / "map.png",
-                        title=f"Cohort map — round {round_number} ({args.strategy}), {len(names)} scans")
+
+    def write_outputs(ranked: RankedRound) -> None:  # before the state records the round
+        output_folder(out, foreign_outputs(args.cohort, out), args.overwrite)  # nothing of the user's came meanwhile
+        write_round_outputs(args.cohort, ranked, out,
+                            f"Cohort map — round {ranked.number} ({args.strategy}), {len(ranked.names)} scans")
+
+    with Progress("rank", args.quiet) as progress:
+        ranked = rank_cohort(args.cohort, args.budget, args.strategy, args.alpha, args.embedder, args.labels,
+                             args.seed, log=progress.log, embedder_path=args.embedder_path, progress=progress,
+                             outputs=write_outputs)
+    worklist, round_number, names = ranked.worklist, ranked.number, ranked.names
+    csv_path, map_path = (out / name for name in OUTPUTS)
     picks = [w for w in worklist if w.status == "next"]
     labelled = sum(w.status == "labelled" for w in worklist)
     print(f"round {round_number}: {args.strategy}, {len(names)} scans on the map, {labelled} labelled, "
@@ -48,23 +53,23 @@ def _evaluate_selection(args: argparse.Namespace) -> int:
     from ..selection.evaluation import SelectionProtocol, SelectionStudy, load_labelled_images, parse_strategy
     from ..selection.segmentation_model import SegmentationConfig
 
-    out = Path(args.json) if args.json else None
-    if out is not None:
-        refuse_to_overwrite(out, args.overwrite)
+    out = output_file(args.json, (".json",), args.overwrite, "the report") if args.json else None
     budgets = whole_numbers(args.budgets, "--budgets")
     structures = whole_numbers(args.structure, "--structure") if args.structure else None
     strategies = tuple(s for s in args.strategies.split(",") if s)
     for name in strategies:
         parse_strategy(name, args.embedder)
-    if args.seeds < 1 or min(budgets) < 2 or args.steps < 1:
-        raise UserInputError("expected --seeds ≥ 1, every budget ≥ 2 and --steps ≥ 1")
+    if not budgets or min(budgets) < 2:
+        raise UserInputError(f"--budgets '{args.budgets}': expected budgets of at least 2 images, e.g. 10,20,40")
+    if not strategies:
+        raise UserInputError(f"--strategies '{args.strategies}': expected at least one strategy")
     protocol = SelectionProtocol(tuple(budgets), args.seeds, strategies, args.test, alpha=args.alpha,
                                  embedder=args.embedder, training=SegmentationConfig(steps=args.steps))
-    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    images, masks, names = load_labelled_images(args.images, args.labels, structures, log)
-    study = SelectionStudy(images, masks, names, protocol, str(select_device(args.device)), log)
-    save = (lambda report: write_text(out, json.dumps(report, indent=1))) if out is not None else None
-    report = study.run(save)
+    with Progress("evaluate selection", args.quiet) as progress:
+        images, masks, names = load_labelled_images(args.images, args.labels, structures, progress.log)
+        study = SelectionStudy(images, masks, names, protocol, str(select_device(args.device)), progress.log)
+        save = (lambda report: write_text(out, json.dumps(report, indent=1))) if out is not None else None
+        report = study.run(save, progress)
     print(f"{len(study.test)} test images, {len(study.pool)} in the pool, {args.seeds} seeds")
     print(f"{'strategy':22} {'budget':>6} {'Dice':>15} {'HD95':>15}")
     for name, by_budget in report["strategies"].items():
@@ -83,16 +88,19 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     rank.add_argument("--labels", help="labels folder with the scans' file names (default: COHORT/labels)")
     rank.add_argument("--from-list", metavar="LIST", help="a text file of scan paths (one per line): COHORT is then "
                       "made (or updated) as a project folder of links to them")
-    rank.add_argument("--budget", type=int, default=10, help="scans to pick this round (default: %(default)s)")
-    rank.add_argument("--strategy", default="coldstart", help="coldstart (default), al or random")
-    rank.add_argument("--alpha", type=float, default=0.5,
+    rank.add_argument("--budget", type=COUNT, default=10, help="scans to pick this round (default: %(default)s)")
+    rank.add_argument("--strategy", default="coldstart", choices=("coldstart", "al", "random"),
+                      help="coldstart (default), al or random")
+    rank.add_argument("--alpha", type=FRACTION, default=0.5,
                       help="weight of entropy against diversity for al (default: %(default)s)")
     rank.add_argument("--embedder", default="filterbank",
                       help="filterbank (default, built in), pixels, dinov2 or resnet50 (local model files)")
     rank.add_argument("--embedder-path", help="model folder (dinov2) or checkpoint file (resnet50); default: "
                       "$SPARSELABEL_MODELS/<embedder>")
-    rank.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    rank.add_argument("--seed", type=SEED, default=0, help="random seed (default: %(default)s)")
     rank.add_argument("--out", default=".", help="folder for ranking.csv and map.png (default: current folder)")
+    rank.add_argument("--overwrite", action="store_true", help="replace ranking.csv and map.png in --out even when "
+                      "they are not the ones an earlier round of this cohort wrote")
     rank.set_defaults(run=_rank)
 
 
@@ -104,14 +112,16 @@ def add_evaluation(evaluations: argparse._SubParsersAction) -> None:
     selection.add_argument("--labels", required=True, help="folder of masks with the same file names")
     selection.add_argument("--structure", help="label value(s) of the structure (default: any non-zero value)")
     selection.add_argument("--budgets", default="10,20,40", help="default: %(default)s")
-    selection.add_argument("--seeds", type=int, default=5, help="default: %(default)s")
+    selection.add_argument("--seeds", type=COUNT, default=5, help="default: %(default)s")
     selection.add_argument("--strategies", default=",".join(SELECTION_STRATEGIES),
                            help="default: %(default)s; also coldstart-typical, mapkmeans; NAME@EMBEDDER uses "
                                 "another embedder, e.g. coldstart@pixels")
-    selection.add_argument("--test", type=int, default=300, help="size of the fixed test split (default: %(default)s)")
-    selection.add_argument("--alpha", type=float, default=0.5, help="weight of entropy for 'al' (default: %(default)s)")
+    selection.add_argument("--test", type=COUNT, default=300,
+                           help="size of the fixed test split (default: %(default)s)")
+    selection.add_argument("--alpha", type=FRACTION, default=0.5,
+                           help="weight of entropy for 'al' (default: %(default)s)")
     selection.add_argument("--embedder", default="filterbank", help="default: %(default)s")
-    selection.add_argument("--steps", type=int, default=400, help="U-Net training steps (default: %(default)s)")
+    selection.add_argument("--steps", type=COUNT, default=400, help="U-Net training steps (default: %(default)s)")
     selection.add_argument("--json", help="write the report here (rewritten after every trained model)")
     add_device_option(selection)
     add_overwrite_option(selection, "--json")

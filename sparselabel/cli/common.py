@@ -1,9 +1,8 @@
-"""What the commands share: one-line descriptions of images, guards on outputs, progress lines, option parsing."""
+"""What the commands share: one-line descriptions of images, and options several commands take."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,13 +38,7 @@ def label_summary(label: Image) -> list[str]:
             for v, c in zip(values, counts, strict=True) if v != 0] or ["  label is empty"]
 
 
-def refuse_to_overwrite(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise UserInputError(f"{path}: already exists; choose another path or pass --overwrite")
-
-
 AXES = {"k": 0, "j": 1, "i": 2, "0": 0, "1": 1, "2": 2}
-
 
 
 def slice_axis(text: str | None) -> int | None:
@@ -54,19 +47,6 @@ def slice_axis(text: str | None) -> int | None:
     if text.lower() not in AXES:
         raise UserInputError(f"axis '{text}': expected k, j or i (array axes; k = the acquisition slices)")
     return AXES[text.lower()]
-
-
-def progress_printer(label: str):
-    """A progress callback printing to stderr about every tenth of the work."""
-    last = [-1]
-
-    def report(fraction: float, message: str) -> None:
-        tenth = int(fraction * 10)
-        if tenth > last[0]:
-            last[0] = tenth
-            print(f"{label}: {fraction:4.0%} {message}", file=sys.stderr, flush=True)
-
-    return report
 
 
 def whole_numbers(text: str, option: str) -> list[int]:
@@ -81,5 +61,5 @@ def add_device_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_overwrite_option(parser: argparse.ArgumentParser, option: str) -> None:
-    """``--overwrite``: replace the file ``option`` names if it exists (without it, see :func:`refuse_to_overwrite`)."""
+    """``--overwrite``: replace the file ``option`` names if it exists (see :func:`.checks.output_file`)."""
     parser.add_argument("--overwrite", action="store_true", help=f"replace {option} if it exists")

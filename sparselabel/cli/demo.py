@@ -13,20 +13,59 @@ from .. import __version__
 from ..core.atomic import write_text
 from ..core.errors import UserInputError
 from ..core.image import Image
+from .checks import SECONDS, SEED, check_writable_folder
 from .common import label_summary, size_text, spacing_text
 
 DEMO_MARKER = ".sparselabel-demo"
+_OLD_MARKER = "written by sparselabel demo;"  # the marker of versions that did not list the demo's files
+
+
+def _demo_files(out: Path) -> dict[str, str]:
+    """Every file under ``out`` but the marker, by path relative to it, with its content digest."""
+    from ..selection.cohort_state import content_hash
+
+    return {path.relative_to(out).as_posix(): content_hash(path) for path in sorted(out.rglob("*"))
+            if path.is_file() and path.name != DEMO_MARKER}
 
 
 def _prepare_demo_folder(out: Path) -> None:
-    """The demo writes only into a new or empty folder, or one an earlier demo made (it carries a marker)."""
+    """The demo writes only into a new or empty folder, or one an earlier demo made and nobody changed since.
+
+    The marker lists the files the demo wrote, with their digests: on a rerun those are removed and written afresh;
+    a file the user added or changed there stops the demo before anything is touched.
+    """
     if out.exists() and not out.is_dir():
         raise UserInputError(f"{out}: is a file; expected a folder for the demo's output")
-    if out.is_dir() and any(out.iterdir()) and not (out / DEMO_MARKER).exists():
-        raise UserInputError(f"{out}: folder is not empty and was not made by 'sparselabel demo'; "
-                             "choose a new or empty folder")
+    if out.is_dir() and any(out.iterdir()):
+        marker = out / DEMO_MARKER
+        if not marker.is_file():
+            raise UserInputError(f"{out}: folder is not empty and was not made by 'sparselabel demo'; "
+                                 "choose a new or empty folder")
+        text = marker.read_text(errors="replace")
+        try:
+            record = {"files": {}, "complete": False} if text.startswith(_OLD_MARKER) else json.loads(text)
+            written, complete = dict(record["files"]), bool(record["complete"])
+        except (ValueError, KeyError, TypeError):
+            raise UserInputError(f"{marker}: not the list of files an earlier demo wrote; choose a new or empty "
+                                 "folder") from None
+        present = _demo_files(out)
+        foreign = sorted(name for name, digest in present.items() if written.get(name) != digest)
+        if foreign and complete:
+            raise UserInputError(f"{out}: {foreign[0]}{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''} "
+                                 "added or changed since the last demo; nothing was replaced — move them away or "
+                                 "choose a new folder")
+        for name in present:  # an interrupted demo's files are written again under the same names
+            if name in written:
+                (out / name).unlink()
+    check_writable_folder(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / DEMO_MARKER).write_text("written by sparselabel demo; its files are replaced on the next run\n")
+    _mark_demo_folder(out, complete=False)
+
+
+def _mark_demo_folder(out: Path, complete: bool) -> None:
+    """The marker: the files the demo wrote (once it is complete; while it runs, none are vouched for)."""
+    write_text(out / DEMO_MARKER, json.dumps({"written_by": "sparselabel demo", "complete": complete,
+                                              "files": _demo_files(out) if complete else {}}, indent=1))
 
 
 def _demo_onesliceseg(volume: Image, label: Image, out: Path, adaptation_seconds: float) -> dict:
@@ -62,8 +101,8 @@ def _demo_activeseg(cohort: Path, groups: dict[str, str], out: Path, budget: int
     """ActiveSeg on the sample cohort: map, cold-start picks and which groups they cover."""
     from ..selection.ranking import draw_map, rank_cohort, write_worklist
 
-    worklist, _, points, names = rank_cohort(cohort, budget, "coldstart", labels=out / "activeseg_labels",
-                                             log=lambda line: None)
+    ranked = rank_cohort(cohort, budget, "coldstart", labels=out / "activeseg_labels", log=lambda line: None)
+    worklist, points, names = ranked.worklist, ranked.points, ranked.names
     picks = [w for w in worklist if w.status == "next"]
     per_group = {g: sum(groups[w.scan] == g for w in picks) for g in dict.fromkeys(groups.values())}
     print(f"ActiveSeg: {len(names)} scans mapped into {len({w.cluster for w in worklist})} clusters; cold-start "
@@ -126,6 +165,7 @@ def _demo(args: argparse.Namespace) -> int:
         "seconds": round(time.perf_counter() - start, 2),
     }
     write_text(out / "demo_report.json", json.dumps(report, indent=2))
+    _mark_demo_folder(out, complete=True)
     print(f"done in {report['seconds']:.1f} s; report: {out / 'demo_report.json'}")
     return 0
 
@@ -134,7 +174,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     """Adds this group's commands to the ``sparselabel`` parser."""
     demo = commands.add_parser("demo", help="run the main job on built-in sample data and write pictures")
     demo.add_argument("--out", default="sparselabel-demo", help="output folder (default: %(default)s)")
-    demo.add_argument("--seed", type=int, default=0, help="sample-data seed (default: %(default)s)")
-    demo.add_argument("--adaptation-seconds", type=float, default=30.0,
+    demo.add_argument("--seed", type=SEED, default=0, help="sample-data seed (default: %(default)s)")
+    demo.add_argument("--adaptation-seconds", type=SECONDS, default=30.0,
                       help="OneSliceSeg test-time adaptation on the sample volume (default: %(default)s)")
     demo.set_defaults(run=_demo)

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from ..core.errors import UserInputError
-from .common import add_overwrite_option, describe_image, label_summary, refuse_to_overwrite
+from .checks import COUNT, output_file
+from .common import add_overwrite_option, describe_image, label_summary
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -38,10 +39,7 @@ def _overlay(args: argparse.Namespace) -> int:
     from ..core.figures import overlay_slices
     from ..core.io import read_image, read_label
 
-    out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".jpg", ".pdf", ".svg"):
-        raise UserInputError(f"{out}: unknown picture type; expected a .png, .jpg, .pdf or .svg file")
-    refuse_to_overwrite(out, args.overwrite)
+    out = output_file(args.out, (".png", ".jpg", ".pdf", ".svg"), args.overwrite, "a picture")
     image = read_image(args.image)
     label = read_label(args.label, image)
     overlay_slices(image, label, out, slices=args.slices, title=Path(args.image).name)
@@ -60,6 +58,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     overlay.add_argument("image", help="image file or DICOM series folder")
     overlay.add_argument("label", help="label file on the same voxel grid")
     overlay.add_argument("--out", required=True, help="picture to write (.png, .jpg, .pdf, .svg)")
-    overlay.add_argument("--slices", type=int, default=6, help="number of slices shown (default: %(default)s)")
+    overlay.add_argument("--slices", type=COUNT, default=6, help="number of slices shown (default: %(default)s)")
     add_overwrite_option(overlay, "--out")
     overlay.set_defaults(run=_overlay)

@@ -11,14 +11,15 @@ import numpy as np
 
 from ..core.atomic import write_text
 from ..core.errors import UserInputError
-from .common import add_device_option, add_overwrite_option, progress_printer, refuse_to_overwrite, slice_axis
+from .checks import COUNT, SECONDS, SEED, output_file
+from .common import add_device_option, add_overwrite_option, slice_axis
+from .progress import Progress
 
 
 def _suggest_slice(args: argparse.Namespace) -> int:
     from ..core.io import read_volume
     from ..propagation.one_slice import suggest_slices
 
-    image = read_volume(args.volume)
     axis = slice_axis(args.axis)
     slice_range = None
     if args.range:
@@ -27,6 +28,7 @@ def _suggest_slice(args: argparse.Namespace) -> int:
         except ValueError:
             raise UserInputError(f"range '{args.range}': expected FIRST:LAST slice numbers, e.g. 10:25") from None
         slice_range = (first, last)
+    image = read_volume(args.volume)
     chosen = suggest_slices(image, axis, slice_range, Path(args.model) if args.model else None, args.device,
                             args.count)
     print("\n".join(map(str, chosen)))
@@ -37,18 +39,19 @@ def _suggest_slice(args: argparse.Namespace) -> int:
 
 
 def _propagate(args: argparse.Namespace) -> int:
-    from ..core.io import base_name, read_label, read_volume, write_image
+    from ..core.io import VOLUME_SUFFIXES, base_name, read_label, read_volume, write_image
     from ..propagation.one_slice import PropagationOptions, propagate_label
 
     volume_path = Path(args.volume)
     out = Path(args.out) if args.out else volume_path.with_name(f"{base_name(volume_path)}_propagated.nii.gz")
-    refuse_to_overwrite(out, args.overwrite)
+    output_file(out, VOLUME_SUFFIXES, args.overwrite, "a label volume")
     options = PropagationOptions(method=args.method, model=Path(args.model) if args.model else None,
                                  adaptation_seconds=args.adaptation_seconds, axis=slice_axis(args.axis),
                                  device=args.device)
     image = read_volume(volume_path)
     label = read_label(args.slice_label, image)
-    result, record = propagate_label(image, label, options, progress=progress_printer("propagate"))
+    with Progress("propagate", args.quiet) as progress:
+        result, record = propagate_label(image, label, options, progress=progress)
     write_image(result, out)
     print(f"anchors: slices {', '.join(map(str, record['anchors']))} along {'kji'[record['axis']]}")
     for value in (int(v) for v in np.unique(result.array) if v != 0):
@@ -67,14 +70,14 @@ def _train_propagator(args: argparse.Namespace) -> int:
     from ..propagation.checkpoint import save_checkpoint
     from ..propagation.training import TrainingConfig, load_training_volumes, train_propagator
 
-    out = Path(args.out)
-    refuse_to_overwrite(out, args.overwrite)
+    out = output_file(args.out, (".pt", ".pth"), args.overwrite, "a checkpoint")
     device = select_device(args.device)
     volumes = load_training_volumes(args.volumes, lambda reason: print(f"skipped: {reason}", file=sys.stderr))
     print(f"training on {len(volumes)} volume(s), {describe_device(device)}")
     config = TrainingConfig(steps=args.steps, seed=args.seed)
-    result = train_propagator([v for _, v in volumes], config, time_budget=args.budget, device=device,
-                              progress=progress_printer("train"))
+    with Progress("train-propagator", args.quiet) as progress:
+        result = train_propagator([v for _, v in volumes], config, time_budget=args.budget, device=device,
+                                  progress=progress)
     save_checkpoint(result.network, out, {"volumes": [p.name for p, _ in volumes], "steps": result.steps,
                                           "seconds": round(result.seconds, 1), "config": config.to_dict(),
                                           "final_loss": float(np.mean(result.losses[-20:]))})
@@ -86,17 +89,16 @@ def _train_propagator(args: argparse.Namespace) -> int:
 def _evaluate_propagation(args: argparse.Namespace) -> int:
     from ..propagation.evaluation import evaluate_propagation
 
-    out = Path(args.json) if args.json else None
-    if out is not None:
-        refuse_to_overwrite(out, args.overwrite)
+    out = output_file(args.json, (".json",), args.overwrite, "the report") if args.json else None
     try:
         structures = [int(s) for s in args.structure.split(",")]
     except ValueError:
         raise UserInputError(f"--structure '{args.structure}': expected label values like 1 or 1,4") from None
-    report = evaluate_propagation(args.images, args.labels, structures, args.anchor, args.methods.split(","),
-                                  Path(args.model) if args.model else None, args.adaptation_seconds, args.device,
-                                  args.cases.split(",") if args.cases else None, args.slices,
-                                  log=lambda line: print(line, file=sys.stderr, flush=True))
+    with Progress("evaluate propagation", args.quiet) as progress:
+        report = evaluate_propagation(args.images, args.labels, structures, args.anchor, args.methods.split(","),
+                                      Path(args.model) if args.model else None, args.adaptation_seconds, args.device,
+                                      args.cases.split(",") if args.cases else None, args.slices,
+                                      log=progress.log, progress=progress)
     print(f"{report['cases']} cases, anchor: {report['anchor']}, {report['slices']} slice(s) drawn per structure")
     print(f"{'method':8} {'structure':>9} {'Dice':>13} {'HD95 mm':>13} {'ASSD mm':>13} {'RAVD %':>13}")
     for method, summary in report["methods"].items():
@@ -118,7 +120,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     suggest.add_argument("--model", help="trained propagation checkpoint (default: network-free Gabor descriptors)")
     suggest.add_argument("--axis", default="k", help="slice axis: k (default), j or i")
     suggest.add_argument("--range", help="only consider slices FIRST:LAST (inclusive)")
-    suggest.add_argument("--count", type=int, default=1,
+    suggest.add_argument("--count", type=COUNT, default=1,
                          help="how many slices to suggest, one per cluster of similar slices (default: %(default)s)")
     add_device_option(suggest)
     suggest.set_defaults(run=_suggest_slice)
@@ -130,7 +132,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     propagate.add_argument("--out", help="label file to write (default: <volume>_propagated.nii.gz beside it)")
     propagate.add_argument("--method", default="ours", help="ours (default), raw, demons or copy")
     propagate.add_argument("--axis", help="slice axis k, j or i (default: the one the slices were drawn along)")
-    propagate.add_argument("--adaptation-seconds", type=float, default=60.0,
+    propagate.add_argument("--adaptation-seconds", type=SECONDS, default=60.0,
                            help="test-time adaptation budget when no --model is given (default: %(default)s)")
     add_device_option(propagate)
     add_overwrite_option(propagate, "--out")
@@ -139,9 +141,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train-propagator", help="train the propagation network on unlabelled volumes")
     train.add_argument("volumes", nargs="+", metavar="VOLUME_OR_DIR", help="3D images, or folders of them")
     train.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
-    train.add_argument("--budget", type=float, help="training time in seconds (default: --steps steps)")
-    train.add_argument("--steps", type=int, default=2000, help="training steps without --budget (default: %(default)s)")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    train.add_argument("--budget", type=SECONDS, help="training time in seconds (default: --steps steps)")
+    train.add_argument("--steps", type=COUNT, default=2000,
+                       help="training steps without --budget (default: %(default)s)")
+    train.add_argument("--seed", type=SEED, default=0, help="random seed (default: %(default)s)")
     add_device_option(train)
     add_overwrite_option(train, "--out")
     train.set_defaults(run=_train_propagator)
@@ -154,11 +157,11 @@ def add_evaluation(evaluations: argparse._SubParsersAction) -> None:
     evaluation.add_argument("--labels", required=True, help="folder of label volumes with the same file names")
     evaluation.add_argument("--structure", required=True, help="label value(s) to evaluate, e.g. 1,4")
     evaluation.add_argument("--anchor", default="representative", help="representative (default), largest or middle")
-    evaluation.add_argument("--slices", type=int, default=1,
+    evaluation.add_argument("--slices", type=COUNT, default=1,
                             help="slices drawn per structure, chosen by the --anchor rule (default: %(default)s)")
     evaluation.add_argument("--methods", default="ours,copy,demons,raw", help="default: %(default)s")
     evaluation.add_argument("--model", help="trained checkpoint for 'ours' (default: test-time adaptation per volume)")
-    evaluation.add_argument("--adaptation-seconds", type=float, default=60.0, help="default: %(default)s")
+    evaluation.add_argument("--adaptation-seconds", type=SECONDS, default=60.0, help="default: %(default)s")
     evaluation.add_argument("--cases", help="only these cases (file names without suffix, comma-separated)")
     evaluation.add_argument("--json", help="write the report here")
     add_device_option(evaluation)

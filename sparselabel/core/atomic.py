@@ -1,6 +1,7 @@
 """Atomic file writes: a temporary file beside the target, renamed over it only once it is complete.
 
-A crash or a cancel mid-write leaves the previous file untouched and no half-written one behind.
+A crash or a cancel mid-write leaves the previous file untouched and no half-written one behind; the file is flushed
+to disk before the rename, and the rename after it, so a power cut cannot leave an empty file in its place either.
 """
 
 from __future__ import annotations
@@ -37,10 +38,23 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     try:
         yield Path(temporary)
         os.chmod(temporary, _FILE_MODE)  # mkstemp makes owner-only files; keep the usual permissions
+        _flush_to_disk(Path(temporary))
         os.replace(temporary, path)
+        _flush_to_disk(path.parent)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _flush_to_disk(path: Path) -> None:
+    """Have the system write ``path`` (a file, or a folder's entries) to disk: a rename is only as safe as that."""
+    if path.is_dir() and os.name == "nt":
+        return  # Windows cannot open a folder to flush it; its renames are journalled
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -25,7 +25,7 @@ from .errors import UserInputError
 
 def robust_window(array: np.ndarray, low: float = 0.5, high: float = 99.5) -> tuple[float, float]:
     """The ``low``–``high`` percentile range of the voxels (air outside the body is included, as in any window)."""
-    values = np.asarray(array, dtype=np.float32)
+    values = _as_float(array)
     lower, upper = np.percentile(values, [low, high])
     return float(lower), float(upper)
 
@@ -35,7 +35,7 @@ def normalise(array: np.ndarray, name: str = "volume") -> np.ndarray:
 
     Refuses volumes a network cannot use: NaN or infinite voxels, or no contrast at all.
     """
-    values = np.asarray(array, dtype=np.float32)
+    values = _as_float(array)
     if not np.all(np.isfinite(values)):
         bad = int((~np.isfinite(values)).sum())
         raise UserInputError(f"{name}: {bad} voxels are NaN or infinite; expected finite intensities")
@@ -44,7 +44,13 @@ def normalise(array: np.ndarray, name: str = "volume") -> np.ndarray:
         lower, upper = float(values.min()), float(values.max())
         if upper - lower <= 0:
             raise UserInputError(f"{name}: every voxel has the value {lower:g}; expected an image with contrast")
-    return np.clip((values - lower) / (upper - lower), 0.0, 1.0)
+    return np.clip((values - lower) / (upper - lower), 0.0, 1.0).astype(np.float32, copy=False)
+
+
+def _as_float(array: np.ndarray) -> np.ndarray:
+    """float32, or float64 when the voxels are float64: values beyond float32's range (±3.4e38) stay finite."""
+    values = np.asarray(array)
+    return values if values.dtype == np.float64 else values.astype(np.float32, copy=False)
 
 
 STRUCTURE_WINDOW = 15.0  # half-width of the window around a drawn structure, in its robust SDs

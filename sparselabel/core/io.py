@@ -10,14 +10,14 @@ from __future__ import annotations
 import gzip
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 
 from .atomic import atomic_path
-from .errors import UserInputError
+from .errors import UserInputError, brief
 from .image import Geometry, Image
 
 VOLUME_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
@@ -58,7 +58,7 @@ def _read_sitk(path: Path) -> sitk.Image:
             reader = sitk.ImageSeriesReader()
             reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(path), series[0]))
             return reader.Execute()
-        _check_nifti_complete(path)
+        _check_nifti(path)
         # Any file goes to ITK (a single DICOM file has no telling suffix); the error below lists what we expect.
         return sitk.ReadImage(str(path))
     except RuntimeError as error:
@@ -69,47 +69,77 @@ def _read_sitk(path: Path) -> sitk.Image:
                              f"{', '.join(IMAGE_SUFFIXES)} or a DICOM series folder") from None
 
 
-def _nifti_expected_bytes(header: bytes) -> int | None:
-    """Bytes a complete NIfTI-1/-2 file must hold (offset of the voxels + their size); None if not NIfTI."""
+_NIFTI_FLOATS = {16: "f4", 64: "f8"}  # NIfTI datatype codes of float32 and float64 voxels
+
+
+def _nifti_layout(header: bytes) -> tuple[int, int, str | None] | None:
+    """Where a NIfTI-1/-2 file's voxels start, how many bytes they take, and their numpy type when they are floats
+    (else None); None when ``header`` is not NIfTI."""
     for order in "<>":
         if len(header) >= 348 and struct.unpack(order + "i", header[:4])[0] == 348:
             dims = struct.unpack(order + "8h", header[40:56])
-            bitpix = struct.unpack(order + "h", header[72:74])[0]
+            datatype, bitpix = struct.unpack(order + "2h", header[70:74])
             offset = int(struct.unpack(order + "f", header[108:112])[0])
             break
         if len(header) >= 540 and struct.unpack(order + "i", header[:4])[0] == 540:
-            bitpix = struct.unpack(order + "h", header[14:16])[0]
+            datatype, bitpix = struct.unpack(order + "2h", header[12:16])
             dims = struct.unpack(order + "8q", header[16:80])
             offset = struct.unpack(order + "q", header[168:176])[0]
             break
     else:
         return None
     voxels = int(np.prod([max(int(d), 1) for d in dims[1 : 1 + max(0, min(int(dims[0]), 7))]]))
-    return max(offset, 352) + voxels * max(bitpix, 8) // 8
+    kind = _NIFTI_FLOATS.get(int(datatype))
+    return max(offset, 352), voxels * max(bitpix, 8) // 8, (order + kind) if kind else None
 
 
-def _check_nifti_complete(path: Path) -> None:
-    """ITK silently zero-fills truncated NIfTI files; refuse them instead of handing out wrong voxels."""
-    name = path.name.lower()
-    try:
-        if name.endswith(".nii"):
-            with open(path, "rb") as handle:
-                header = handle.read(540)
-            actual = path.stat().st_size
-        elif name.endswith(".nii.gz"):
-            actual, header = 0, b""
-            with gzip.open(path, "rb") as handle:
-                while chunk := handle.read(1 << 22):
-                    header = header or chunk[:540]
-                    actual += len(chunk)
-        else:
+class _NonFiniteCount:
+    """Counts NaN and infinite values in a stream of raw voxel bytes that arrives in pieces of any size."""
+
+    def __init__(self, start: int, size: int, dtype: str | None):
+        self.start, self.end, self.dtype = start, start + size, np.dtype(dtype) if dtype else None
+        self.position, self.carry, self.count = 0, b"", 0
+
+    def feed(self, chunk: bytes) -> None:
+        begin, self.position = self.position, self.position + len(chunk)
+        if self.dtype is None:
             return
+        inside = chunk[max(self.start - begin, 0): max(min(self.end - begin, len(chunk)), 0)]
+        data = self.carry + inside
+        whole = len(data) // self.dtype.itemsize * self.dtype.itemsize
+        self.carry = data[whole:]
+        values = np.frombuffer(data[:whole], dtype=self.dtype)
+        self.count += int(values.size - np.count_nonzero(np.isfinite(values)))
+
+
+def _check_nifti(path: Path) -> None:
+    """ITK silently zero-fills truncated NIfTI files and reads NaN and infinite voxels as 0; refuse such files
+    instead of handing out wrong voxels."""
+    name = path.name.lower()
+    if not name.endswith((".nii", ".nii.gz")):
+        return
+    try:
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(path, "rb") as handle:
+            header = handle.read(540)
+            layout = _nifti_layout(header)
+            if layout is None:
+                return
+            counter = _NonFiniteCount(*layout)
+            counter.feed(header)
+            if opener is open and counter.dtype is None:  # whole numbers: the file's size tells whether it is whole
+                counter.position = path.stat().st_size
+            else:
+                while chunk := handle.read(1 << 22):
+                    counter.feed(chunk)
     except (OSError, EOFError, zlib.error) as error:
-        raise UserInputError(f"{path}: corrupt or truncated file ({error}); expected a complete NIfTI image") from None
-    expected = _nifti_expected_bytes(header)
-    if expected is not None and actual < expected:
-        raise UserInputError(f"{path}: truncated NIfTI file ({actual} of {expected} bytes); "
+        raise UserInputError(f"{path}: corrupt or truncated file ({brief(error)}); "
+                             "expected a complete NIfTI image") from None
+    if counter.position < counter.end:
+        raise UserInputError(f"{path}: truncated NIfTI file ({counter.position} of {counter.end} bytes); "
                              "expected a complete image")
+    if counter.count:
+        raise UserInputError(f"{path}: {counter.count} voxels are NaN or infinite; expected finite intensities")
 
 
 def _to_scalar(image: sitk.Image, path: Path) -> sitk.Image:
@@ -171,6 +201,28 @@ def read_label(path: str | Path, reference: Image, tolerance: float = 1e-3) -> I
     return label.with_array(values.astype(dtype))
 
 
+def grid_mismatch(image_path: str | Path, label_path: str | Path, tolerance: float = 1e-3) -> str:
+    """How the label at ``label_path`` does not lie on the voxel grid of the image at ``image_path``, in words (empty
+    when it does), from the files' headers alone where they have one."""
+    def grid(path: Path) -> Image:
+        if path.is_dir():
+            return read_image(path)
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(path))
+        try:
+            reader.ReadImageInformation()
+        except RuntimeError:
+            return read_image(path)  # names the problem
+        size, dim = reader.GetSize(), reader.GetDimension()
+        if dim == 3 and size[2] == 1:
+            size, dim = size[:2], 2
+        geometry = Geometry(reader.GetSpacing()[:dim], reader.GetOrigin()[:dim],
+                            tuple(np.reshape(reader.GetDirection(), (reader.GetDimension(),) * 2)[:dim, :dim].ravel()))
+        return Image(np.broadcast_to(np.uint8(0), tuple(reversed(size))), geometry)
+
+    return "; ".join(grid(Path(image_path)).mismatch(grid(Path(label_path)), tolerance))
+
+
 def write_image(image: Image, path: str | Path, compress: bool = True) -> Path:
     """Write ``image`` with its geometry, atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
@@ -209,10 +261,16 @@ def discover_images(folder: str | Path) -> list[Path]:
     return sorted(found, key=lambda p: base_name(p))
 
 
-def pair_images_with_labels(images: str | Path, labels: str | Path) -> list[tuple[Path, Path]]:
-    """Pairs ``(image, label)`` matched by base name; images without a label are left out, none at all is an error."""
+def pair_images_with_labels(images: str | Path, labels: str | Path,
+                            log: Callable[[str], None] | None = None) -> list[tuple[Path, Path]]:
+    """Pairs ``(image, label)`` matched by base name; images without a label are left out (and named to ``log``),
+    none at all is an error."""
     label_by_name = {base_name(p): p for p in discover_images(labels)}
-    pairs = [(p, label_by_name[base_name(p)]) for p in discover_images(images) if base_name(p) in label_by_name]
+    found = discover_images(images)
+    pairs = [(p, label_by_name[base_name(p)]) for p in found if base_name(p) in label_by_name]
+    unlabelled = [base_name(p) for p in found if base_name(p) not in label_by_name]
+    if unlabelled and pairs and log is not None:
+        log(f"{len(unlabelled)} image(s) in {images} have no label in {labels}, left out: {', '.join(unlabelled)}")
     if not pairs:
         raise UserInputError(f"{labels}: no label file has the name of an image in {images}; "
                              "expected labels with the same file names as their images")

@@ -8,15 +8,14 @@ format version, or do not fit the network are refused with a message naming the 
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
 
 import torch
 
 from .. import __version__
 from ..core.atomic import atomic_path
-from ..core.errors import UserInputError
+from ..core.errors import UserInputError, brief
+from ..core.weights import load_weights
 from .reconstruction import ReconstructionConfig, ReconstructionNetwork
 
 FORMAT = "sparselabel-propagator"
@@ -41,20 +40,7 @@ def save_checkpoint(network: ReconstructionNetwork, path: str | Path, training: 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[ReconstructionNetwork, dict]:
     """The network stored in ``path`` (in eval mode, on ``device``) and its training record."""
     path = Path(path)
-    if not path.is_file():
-        raise UserInputError(f"{path}: no such checkpoint file")
-    if not zipfile.is_zipfile(path):  # torch.save has written zip archives since PyTorch 1.6
-        raise UserInputError(f"{path}: not a PyTorch checkpoint; expected a file written by "
-                             "'sparselabel train-propagator'")
-    try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise UserInputError(f"{path}: holds Python objects besides weights (they could run code), so it is not "
-                             f"loaded; expected a checkpoint written by 'sparselabel train-propagator' "
-                             f"({str(error).splitlines()[0][:120]})") from None
-    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as error:
-        raise UserInputError(f"{path}: not a PyTorch checkpoint ({str(error).splitlines()[0][:120]}); "
-                             "expected a file written by 'sparselabel train-propagator'") from None
+    payload = load_weights(path, "a file written by 'sparselabel train-propagator'", device)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserInputError(f"{path}: not a SparseLabel propagation checkpoint; expected a file written by "
                              "'sparselabel train-propagator'")
@@ -70,6 +56,6 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tup
         network.load_state_dict(payload["state_dict"])
         training = dict(payload.get("training", {}))
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        raise UserInputError(f"{path}: the stored weights do not fit the network ({str(error).splitlines()[0][:120]})"
+        raise UserInputError(f"{path}: the stored weights do not fit the network ({brief(error)})"
                              ) from None
     return network.to(device).eval(), training

@@ -43,12 +43,43 @@ def choose_anchors(mask: np.ndarray, rule: str, descriptors: np.ndarray | None =
     raise UserInputError(f"anchor rule '{rule}': unknown; expected one of {', '.join(ANCHORS)}")
 
 
+def _check_structures(pairs: Sequence[tuple[Path, Path]], structures: Sequence[int], slices: int,
+                      log: Callable[[str], None]) -> None:
+    """Before any propagation: every structure is in some label, and where one lies on fewer slices than are to be
+    drawn, or is missing from a case, the log says so."""
+    from ..core.io import read_image
+
+    cases_with: dict[int, list[str]] = {s: [] for s in structures}
+    values: set[int] = set()
+    for _, label_path in pairs:
+        array = read_image(label_path, dims=(3,)).array
+        values |= {int(v) for v in np.unique(array) if v != 0}
+        for structure in structures:
+            present = int((array == structure).reshape(len(array), -1).any(1).sum())
+            if present:
+                cases_with[structure].append(base_name(label_path))
+            if 0 < present < slices:
+                log(f"{base_name(label_path)}: structure {structure} lies on {present} slice(s), fewer than the "
+                    f"{slices} to draw; all {present} are drawn")
+    absent = [s for s, found in cases_with.items() if not found]
+    if absent:
+        raise UserInputError(f"structure(s) {', '.join(map(str, absent))} found in none of the {len(pairs)} label "
+                             f"file(s); their values are {', '.join(map(str, sorted(values))) or 'all 0'}")
+    for structure, found in cases_with.items():
+        if len(found) < len(pairs):
+            missing = sorted({base_name(p) for _, p in pairs} - set(found))
+            log(f"structure {structure} is missing from {len(missing)} case(s), scored without them: "
+                f"{', '.join(missing)}")
+
+
 def evaluate_propagation(images: str | Path, labels: str | Path, structures: Sequence[int],
                          anchor: str = "representative", methods: Sequence[str] = METHODS,
                          model: Path | None = None, adaptation_seconds: float = 60.0, device: str = "auto",
                          cases: Sequence[str] | None = None, slices: int = 1,
-                         log: Callable[[str], None] = print) -> dict:
-    """Run the protocol over every image/label pair (or the named ``cases``) and return the JSON-ready report."""
+                         log: Callable[[str], None] = print,
+                         progress: Callable[[float, str], None] | None = None) -> dict:
+    """Run the protocol over every image/label pair (or the named ``cases``) and return the JSON-ready report;
+    ``progress(fraction, "cases: …")`` hears of each case as it starts."""
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise UserInputError(f"unknown method(s) {', '.join(unknown)}; expected some of {', '.join(METHODS)}")
@@ -56,16 +87,19 @@ def evaluate_propagation(images: str | Path, labels: str | Path, structures: Seq
         raise UserInputError(f"anchor rule '{anchor}': unknown; expected one of {', '.join(ANCHORS)}")
     if slices < 1:
         raise UserInputError(f"slices to draw per structure must be at least 1, got {slices}")
-    pairs = pair_images_with_labels(images, labels)
+    pairs = pair_images_with_labels(images, labels, log)
     if cases:
         wanted = set(cases)
         pairs = [p for p in pairs if base_name(p[0]) in wanted]
         missing = wanted - {base_name(p[0]) for p in pairs}
         if missing:
             raise UserInputError(f"case(s) {', '.join(sorted(missing))} not found among the labelled images")
+    _check_structures(pairs, structures, slices, log)
     rows: dict[str, list[dict]] = {m: [] for m in methods}
     adaptation: list[float] = []
     for number, (image_path, label_path) in enumerate(pairs, start=1):
+        if progress is not None:
+            progress((number - 1) / len(pairs), f"cases: {number} of {len(pairs)}, {base_name(image_path)}")
         image = read_volume(image_path)
         label = read_label(label_path, image)
         volume = normalise(image.array, str(image_path))

@@ -135,13 +135,33 @@ def load_training_volumes(paths: Sequence[str | Path],
         candidates = discover_images(given) if given.is_dir() and not dicom_series_ids(given) else [given]
         for path in candidates:
             try:
-                found.append((path, normalise(read_volume(path).array, str(path))))
+                array = read_volume(path).array
+                values = _label_values(array)
+                if values is not None:
+                    raise UserInputError(f"{path}: looks like a label volume ({values} distinct whole values), not a "
+                                         "scan; left out of training")
+                found.append((path, normalise(array, str(path))))
             except UserInputError as error:
                 if skipped is not None:
                     skipped(str(error))
     if not found:
         raise UserInputError(f"no readable 3D volume in {', '.join(map(str, paths))}")
     return found
+
+
+LABEL_VALUES = 16  # a volume of whole numbers with no more distinct values than this is a label map, not a scan
+
+
+def _label_values(array: np.ndarray) -> int | None:
+    """How many distinct values ``array`` holds when it looks like a label map (few whole numbers), else None."""
+    sample = array.ravel()[:: max(1, array.size // 1_000_000)]  # distinct values of a scan show in any sample
+    if np.issubdtype(array.dtype, np.floating) and not np.array_equal(sample, np.round(sample)):
+        return None
+    count = len(np.unique(sample))
+    if count > LABEL_VALUES:
+        return None
+    count = len(np.unique(array))
+    return count if count <= LABEL_VALUES else None
 
 
 def _loss(reconstruction: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:

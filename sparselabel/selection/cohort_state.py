@@ -26,6 +26,7 @@ STATE_VERSION = 1
 class ScanRecord:
     path: str  # relative to the cohort folder
     sha256: str
+    dim: int | None = None  # 2 or 3, once the scan has been read
 
 
 @dataclass
@@ -43,9 +44,24 @@ class CohortState:
 
     @classmethod
     def from_json(cls, text: str) -> CohortState:
+        """The state ``text`` holds; ``ValueError`` when it is not JSON of the state's shape."""
         data = json.loads(text)
-        data["scans"] = {name: ScanRecord(**record) for name, record in data.get("scans", {}).items()}
+        if not isinstance(data, dict) or not set(data) <= set(_SHAPE):
+            raise ValueError("expected an object with the fields " + ", ".join(_SHAPE))
+        for name, kind in _SHAPE.items():
+            if name in data and not isinstance(data[name], kind):
+                raise ValueError(f"field '{name}' holds {type(data[name]).__name__}")
+        try:
+            data["scans"] = {name: ScanRecord(**record) for name, record in data.get("scans", {}).items()}
+        except TypeError as error:
+            raise ValueError(f"a scan record is not of the expected shape ({error})") from None
+        if not all(isinstance(past, dict) for past in data.get("rounds", [])):
+            raise ValueError("a round is not an object")
         return cls(**data)
+
+
+_SHAPE = {"version": int, "scans": dict, "embedder": (str, type(None)), "coordinates": dict, "clusters": dict,
+          "rounds": list, "checkpoints": list}
 
 
 @dataclass
@@ -69,7 +85,7 @@ def load_state(cohort: str | Path) -> CohortState | None:
         return None
     try:
         state = CohortState.from_json(path.read_text())
-    except (json.JSONDecodeError, TypeError, KeyError) as error:
+    except ValueError as error:  # json.JSONDecodeError is one
         raise UserInputError(f"{path}: not a readable SparseLabel project state ({error}); move it away to start "
                              "the cohort afresh") from None
     if state.version != STATE_VERSION:
@@ -114,7 +130,8 @@ def refresh_scans(cohort: str | Path, state: CohortState) -> ScanChanges:
             changes.added.append(name)
         elif known.sha256 != digest:
             changes.changed.append(name)
-        state.scans[name] = ScanRecord(path.relative_to(cohort).as_posix(), digest)
+        state.scans[name] = ScanRecord(path.relative_to(cohort).as_posix(), digest,
+                                       known.dim if known is not None and known.sha256 == digest else None)
     for name in changes.removed + changes.changed:
         state.coordinates.pop(name, None)
         state.clusters.pop(name, None)

@@ -161,15 +161,22 @@ class SelectionStudy:
         picks = select(points, round_models[key], candidates, first, budget - len(first), alpha)
         return first + [p.index for p in picks]
 
-    def run(self, on_result: Callable[[dict], None] | None = None) -> dict:
+    def run(self, on_result: Callable[[dict], None] | None = None,
+            progress: Callable[[float, str], None] | None = None) -> dict:
+        """Every seed × budget × strategy; ``on_result(report)`` after each trained model, ``progress(fraction,
+        "models: …")`` before each."""
         protocol = self.protocol
         strategies = [(name, *parse_strategy(name, protocol.embedder)) for name in protocol.strategies]
         results: dict[str, dict[str, list]] = {n: {str(b): [] for b in protocol.budgets} for n, *_ in strategies}
         report = self._report(results)
+        total, done = protocol.seeds * len(protocol.budgets) * len(strategies), 0
         for seed in range(protocol.seeds):
             for budget in protocol.budgets:
                 round_models: dict = {}
                 for name, strategy, embedder_name in strategies:
+                    if progress is not None:
+                        progress(done / total, f"models: {done + 1} of {total}, seed {seed} budget {budget} {name}")
+                    done += 1
                     start = time.perf_counter()
                     picks = self.select(strategy, embedder_name, budget, seed, round_models)
                     dice_value, hd95_value = self.score(self.train(picks, seed))
@@ -200,7 +207,7 @@ def load_labelled_images(images: str | Path, labels: str | Path, structures: Seq
                          log: Log = print) -> tuple[list[Image], list[np.ndarray], list[str]]:
     """2D images with binary masks (the ``structures`` values, or any non-zero value); unreadable pairs skipped."""
     loaded, masks, names = [], [], []
-    for image_path, label_path in pair_images_with_labels(images, labels):
+    for image_path, label_path in pair_images_with_labels(images, labels, log):
         try:
             image = read_image(image_path, dims=(2,))
             label = read_label(label_path, image).array

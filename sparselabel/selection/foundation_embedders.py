@@ -22,7 +22,8 @@ import re
 import numpy as np
 
 from ..core.devices import select_device
-from ..core.errors import UserInputError
+from ..core.errors import UserInputError, brief
+from ..core.weights import load_weights
 from .slice_embedder import SliceEmbedder, model_identity, model_path
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -70,7 +71,7 @@ class DinoEmbedder(_NetworkEmbedder):
         try:
             self.network = AutoModel.from_pretrained(path, local_files_only=True).to(self.device).eval()
         except (OSError, ValueError) as error:
-            raise UserInputError(f"{path}: cannot load the model ({error})") from None
+            raise UserInputError(f"{path}: cannot load the model ({brief(error)})") from None
         config = self.network.config
         self.size = int(getattr(config, "image_size", 224))
         self.channels = int(getattr(config, "num_channels", 3))
@@ -113,16 +114,12 @@ class ResNetEmbedder(_NetworkEmbedder):
     name = "resnet50"
 
     def __init__(self, path=None, device: str = "auto"):
-        import torch
         from monai.networks.nets import ResNet
 
         path = model_path(self.name, path)
         if path.is_dir():
             raise UserInputError(f"{path}: is a folder; expected a ResNet checkpoint file (.pt / .pth)")
-        try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:
-            raise UserInputError(f"{path}: not a readable PyTorch checkpoint ({error})") from None
+        checkpoint = load_weights(path, "a ResNet checkpoint of plain weights (a state dict)")
         state = torchvision_state(checkpoint if isinstance(checkpoint, dict) else {})
         if "conv1.weight" not in state or "layer4.0.conv1.weight" not in state:
             raise UserInputError(f"{path}: no ResNet weights found (expected torchvision-style keys such as "
@@ -138,7 +135,7 @@ class ResNetEmbedder(_NetworkEmbedder):
         try:
             network.load_state_dict(state, strict=True)
         except RuntimeError as error:
-            raise UserInputError(f"{path}: the weights do not fit the ResNet read from it ({error})") from None
+            raise UserInputError(f"{path}: the weights do not fit the ResNet read from it ({brief(error)})") from None
         self.device = select_device(device)
         self.network = network.to(self.device).eval()
         self.identity = model_identity(self.name, path)

@@ -6,7 +6,10 @@
 3. The map is fitted — starting from last round's positions when there was a map, so the picture stays put.
 4. The strategy picks ``budget`` unlabelled scans: ``coldstart`` (medoids + proportional farthest-point sampling),
    ``al`` (a U-Net trained on the labelled scans; α·entropy + (1 − α)·diversity), or ``random``.
-5. The round is recorded in the state, saved atomically.
+5. The caller's outputs are written (``outputs``), then the round is recorded in the state, saved atomically: the
+   state never claims a round whose outputs are missing.
+
+The cohort is locked from start to end (:mod:`.cohort_lock`): a second command on it is refused, not interleaved.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import numpy as np
 
 from ..core.atomic import atomic_path, write_text
 from ..core.errors import CancelledError, UserInputError
-from ..core.io import base_name, discover_images, read_image, read_label
+from ..core.io import base_name, discover_images, grid_mismatch, read_image, read_label
+from .cohort_lock import cohort_lock
 from .cohort_state import STATE_FOLDER, CohortState, load_state, refresh_scans, save_state
 
 STRATEGIES = ("coldstart", "al", "random")
@@ -29,6 +33,7 @@ BATCH = 16  # scans embedded at once
 Log = Callable[[str], None]
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
+Outputs = Callable[["RankedRound"], None]
 
 
 @dataclass
@@ -42,12 +47,20 @@ class RankedScan:
     score: float | None = None
 
 
-def _embeddings(cohort: Path, state: CohortState, names: list[str], embedder_name: str, embedder_path,
-                log: Log, progress: Progress | None, cancel: Cancel | None) -> tuple[list[str], np.ndarray]:
-    """Embeddings of ``names`` (cached per embedder and content hash); returns the readable names and vectors."""
-    from .embedders import get_embedder
+@dataclass
+class RankedRound:
+    """One round's result: the worklist, the round's number, and the map (coordinates and scan names)."""
 
-    embedder = get_embedder(embedder_name, embedder_path)
+    worklist: list[RankedScan]
+    number: int
+    points: np.ndarray
+    names: list[str]
+    state: CohortState
+
+
+def _embeddings(cohort: Path, state: CohortState, names: list[str], embedder, log: Log, progress: Progress | None,
+                cancel: Cancel | None) -> tuple[list[str], np.ndarray]:
+    """Embeddings of ``names`` (cached per embedder and content hash); returns the readable names and vectors."""
     cache = cohort / STATE_FOLDER / "embeddings" / embedder.identity
     vectors: dict[str, np.ndarray] = {}
     missing = []
@@ -69,6 +82,8 @@ def _embeddings(cohort: Path, state: CohortState, names: list[str], embedder_nam
                 batch.append(name)
             except UserInputError as error:
                 log(f"unreadable, skipped: {error}")
+        for name, image in zip(batch, images, strict=True):
+            state.scans[name].dim = image.geometry.dim
         for name, vector in zip(batch, embedder.embed(images) if images else [], strict=True):
             with atomic_path(cache / f"{state.scans[name].sha256}.npy") as temporary:
                 np.save(temporary, vector)
@@ -82,6 +97,26 @@ def _labelled(labels: Path, names: list[str]) -> set[str]:
         return set()
     present = {base_name(p) for p in labels.iterdir() if p.is_file() and not p.name.startswith(".")}
     return present & set(names)
+
+
+def _fitting_labels(cohort: Path, state: CohortState, labels: Path, names: list[str], log: Log) -> list[str]:
+    """The labelled scans whose label lies on the scan's voxel grid; the others are named and not counted."""
+    fitting = []
+    for name in sorted(_labelled(labels, names)):
+        label_file = next(p for p in labels.iterdir() if base_name(p) == name)
+        problems = grid_mismatch(cohort / state.scans[name].path, label_file)
+        if problems:
+            log(f"{label_file}: does not lie on its scan's voxel grid ({problems}); not counted as labelled")
+        else:
+            fitting.append(name)
+    return fitting
+
+
+def _mixed_dimensions(state: CohortState, names: list[str], log: Log) -> None:
+    dims = [state.scans[n].dim for n in names if state.scans[n].dim is not None]
+    if 2 in dims and 3 in dims:
+        log(f"the cohort mixes {dims.count(2)} 2D image(s) and {dims.count(3)} 3D volume(s): they are mapped "
+            "together, but a picture and a volume are described differently; rank them as separate cohorts")
 
 
 def _entropies(cohort: Path, state: CohortState, labels: Path, labelled: list[str], candidates: list[str],
@@ -117,27 +152,47 @@ def _entropies(cohort: Path, state: CohortState, labels: Path, labelled: list[st
 def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", alpha: float = 0.5,
                 embedder: str = "filterbank", labels: str | Path | None = None, seed: int = 0,
                 segmentation=None, log: Log = print, embedder_path: str | Path | None = None,
-                progress: Progress | None = None,
-                cancel: Cancel | None = None) -> tuple[list[RankedScan], CohortState, np.ndarray, list[str]]:
-    """Run one round (see the module docstring); returns the worklist, the state, map coordinates and scan names.
+                progress: Progress | None = None, cancel: Cancel | None = None,
+                outputs: Outputs | None = None) -> RankedRound:
+    """Run one round (see the module docstring) and return it.
 
     ``progress(fraction, message)`` is told how the work goes; when ``cancel()`` turns true the round stops with
-    :class:`CancelledError` and the saved state is left as it was.
+    :class:`CancelledError` and the saved state is left as it was. ``outputs(round)``, when given, writes the
+    caller's files for the round before the state records it; if it fails, the state is left as it was.
     """
-    from .cohort_map import fit_map
-    from .cold_start import cold_start
-
     if strategy not in STRATEGIES:
         raise UserInputError(f"strategy '{strategy}': unknown; expected one of {', '.join(STRATEGIES)}")
+    if not 0.0 <= alpha <= 1.0:
+        raise UserInputError(f"alpha {alpha:g}: expected a weight between 0 and 1")
+    if budget < 1:
+        raise UserInputError(f"budget {budget}: expected at least one scan to pick")
+    from .embedders import get_embedder
+
     cohort = Path(cohort)
-    labels = Path(labels) if labels is not None else cohort / "labels"
     discover_images(cohort)  # a missing or empty folder fails here, before anything is written
-    state = load_state(cohort) or CohortState()
+    model = get_embedder(embedder, embedder_path)  # and so do missing or unreadable model files
     try:
         (cohort / STATE_FOLDER).mkdir(exist_ok=True)
     except OSError as error:
         raise UserInputError(f"{cohort}: cannot keep the project state there ({error.strerror}); ActiveSeg needs a "
                              "writable cohort folder (copy or link the scans into one)") from None
+    with cohort_lock(cohort / STATE_FOLDER, log):
+        ranked = _rank(cohort, budget, strategy, alpha, model, labels, seed, segmentation, log, progress, cancel)
+        if outputs is not None:
+            outputs(ranked)
+        save_state(cohort, ranked.state)
+    return ranked
+
+
+def _rank(cohort: Path, budget: int, strategy: str, alpha: float, model, labels: str | Path | None, seed: int,
+          segmentation, log: Log, progress: Progress | None, cancel: Cancel | None) -> RankedRound:
+    """The round's work, under the cohort's lock; nothing of the state is saved here."""
+    embedder = model.name
+    from .cohort_map import fit_map
+    from .cold_start import cold_start
+
+    labels = Path(labels) if labels is not None else cohort / "labels"
+    state = load_state(cohort) or CohortState()
     changes = refresh_scans(cohort, state)
     for kind in ("added", "removed", "changed"):
         if getattr(changes, kind) and state.rounds:
@@ -145,8 +200,7 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
     if state.embedder not in (None, embedder):
         state.coordinates, state.clusters = {}, {}
     state.embedder = embedder
-    names, vectors = _embeddings(cohort, state, sorted(state.scans), embedder, embedder_path, log,
-                                 progress, cancel)
+    names, vectors = _embeddings(cohort, state, sorted(state.scans), model, log, progress, cancel)
     if len(names) < 2:
         raise UserInputError(f"{cohort}: fewer than two readable scans; a cohort map needs at least two")
     known = [i for i, n in enumerate(names) if n in state.coordinates]
@@ -160,7 +214,8 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
                 nearest = min(known, key=lambda k: float(((vectors[k] - vectors[index]) ** 2).sum()))
                 initial[index] = state.coordinates[names[nearest]]
     points = fit_map(vectors, seed=seed, initial=initial).coordinates
-    labelled = sorted(_labelled(labels, names))
+    _mixed_dimensions(state, names, log)
+    labelled = _fitting_labels(cohort, state, labels, names, log)
     labelled_index = [names.index(n) for n in labelled]
     candidates = [i for i in range(len(names)) if names[i] not in labelled]
     if budget > len(candidates):
@@ -199,8 +254,7 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
     worklist += [RankedScan(n, "labelled", cluster=int(clusters[names.index(n)])) for n in labelled]
     state.rounds.append({"strategy": strategy, "budget": budget, "alpha": alpha, "embedder": embedder,
                          "labelled": labelled, "picks": [vars(w) for w in worklist if w.status == "next"]})
-    save_state(cohort, state)
-    return worklist, state, points, names
+    return RankedRound(worklist, len(state.rounds), points, names, state)
 
 
 def write_worklist(worklist: list[RankedScan], path: str | Path) -> Path:

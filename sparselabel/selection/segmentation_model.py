@@ -21,9 +21,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core.errors import CancelledError, UserInputError
+from ..core.errors import CancelledError, UserInputError, brief
 from ..core.image import Geometry, Image
 from ..core.intensity import normalise
+from ..core.weights import load_weights
 
 
 @dataclass(frozen=True)
@@ -193,12 +194,12 @@ def save_segmenter(result: SegmenterResult, path, trained_on: Sequence[str] = ()
 
 def load_segmenter(path, device: torch.device | str = "cpu") -> SegmenterResult:
     """A model written by :func:`save_segmenter` (loaded with ``weights_only=True``)."""
+    payload = load_weights(path, "a model written by SparseLabel's active learning")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
         config = SegmentationConfig(**{k: tuple(v) if isinstance(v, list) else v
                                        for k, v in payload["config"].items()})
         network = build_network(config)
         network.load_state_dict(payload["state_dict"])
-    except (OSError, RuntimeError, KeyError, TypeError) as error:
-        raise UserInputError(f"{path}: not a SparseLabel segmentation model ({error})") from None
+    except (RuntimeError, KeyError, TypeError, AttributeError) as error:
+        raise UserInputError(f"{path}: not a SparseLabel segmentation model ({brief(error)})") from None
     return SegmenterResult(network.to(device).eval(), config, int(payload.get("steps", 0)), 0.0)
