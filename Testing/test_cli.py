@@ -50,8 +50,14 @@ def test_demo_writes_sample_data_and_pictures(tmp_path):
     assert set(report["onesliceseg"]["dice"]) == {"liver", "spleen"}
     # Six cold-start picks reach every one of the four groups, and nothing was written into the sample labels.
     assert len(report["activeseg"]["picks"]) == 6 and min(report["activeseg"]["picks_per_group"].values()) >= 1
-    # A second run replaces its own output.
+    # A second run replaces its own output ...
     assert run("demo", "--out", str(out), "--adaptation-seconds", "5").returncode == 0
+    # ... but not once the user has added a file there or changed one: then nothing is touched.
+    (out / "data" / "cohort" / "mine.png").write_bytes((out / "phantom_cohort.png").read_bytes())
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    result = run("demo", "--out", str(out), "--adaptation-seconds", "5")
+    assert result.returncode == 2 and "data/cohort/mine.png added or changed since the last demo" in result.stderr
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 def test_demo_never_writes_into_a_folder_it_did_not_make(tmp_path, capsys):

@@ -68,3 +68,14 @@ def test_a_damaged_state_file_is_named(cohort):
     state_path(cohort).write_text("{ not json")
     with pytest.raises(UserInputError, match=r"state\.json: not a readable SparseLabel project state"):
         load_state(cohort)
+
+
+def test_atomic_writes_reach_the_disk_before_and_after_the_rename(tmp_path, monkeypatch):
+    flushed = []
+    real_fsync = atomic.os.fsync
+    monkeypatch.setattr(atomic.os, "fsync", lambda descriptor: (flushed.append(descriptor), real_fsync(descriptor)))
+    replaced = []
+    real_replace = atomic.os.replace
+    monkeypatch.setattr(atomic.os, "replace", lambda a, b: (replaced.append(len(flushed)), real_replace(a, b)))
+    atomic.write_text(tmp_path / "state.json", "{}")
+    assert replaced == [1] and len(flushed) == 2  # the file before the rename, its folder after

@@ -27,6 +27,9 @@ def _suggest_slice(args: argparse.Namespace) -> int:
             first, last = (int(v) for v in args.range.split(":"))
         except ValueError:
             raise UserInputError(f"range '{args.range}': expected FIRST:LAST slice numbers, e.g. 10:25") from None
+        if first > last:
+            raise UserInputError(f"range '{args.range}': the first slice comes after the last; expected FIRST:LAST "
+                                 "with FIRST ≤ LAST")
         slice_range = (first, last)
     image = read_volume(args.volume)
     chosen = suggest_slices(image, axis, slice_range, Path(args.model) if args.model else None, args.device,

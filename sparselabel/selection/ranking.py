@@ -169,7 +169,9 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
     from .embedders import get_embedder
 
     cohort = Path(cohort)
-    discover_images(cohort)  # a missing or empty folder fails here, before anything is written
+    scans = discover_images(cohort)  # a missing or empty folder fails here, before anything is written
+    if budget > len(scans):
+        raise UserInputError(f"budget {budget} is larger than the {len(scans)} scans in {cohort}")
     model = get_embedder(embedder, embedder_path)  # and so do missing or unreadable model files
     try:
         (cohort / STATE_FOLDER).mkdir(exist_ok=True)
