@@ -2,7 +2,6 @@
 
 import logging
 import pathlib
-import types
 from typing import Annotated
 
 import slicer
@@ -121,17 +120,27 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def cleanup(self) -> None:
         if self._jobs is not None:
             self._jobs.stop()
-        self.logic.stopWorker()
         self._connectPlotView(None)
         self.removeObservers()
 
     def enter(self) -> None:
+        from sparselabel.slicer.panel_jobs import editor_entered
+
         self.initializeParameterNode()
+        editor_entered(self.ui.embeddedSegmentEditorWidget)
         # Cheap (package metadata only): say at once what is missing; the device is shown after set-up.
         self.ui.statusLabel.text = self.logic.statusText(includeDevice=False)
 
     def exit(self) -> None:
-        self.setParameterNode(None)
+        """The GUI stops following the parameter node, which stays: a job that ends while the user is in another
+        module still finds it. The embedded editor is released as Slicer's Segment Editor module releases it."""
+        from sparselabel.slicer.panel_jobs import editor_left
+
+        editor_left(self.ui.embeddedSegmentEditorWidget)
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNodeGuiTag = None
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateFromParameters)
 
     def onSceneStartClose(self, caller, event) -> None:
         if self._jobs is not None:
@@ -291,15 +300,12 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 class ActiveSegLogic(ScriptedLoadableModuleLogic):
     """MRML nodes and folders in, ``sparselabel`` calls, MRML nodes and files out. Usable without the widget.
 
-    Ranking (embedding, map, training) runs as a job on one worker thread (``rankingJob``); nodes are created and
-    files written on the calling (GUI) thread.
+    Ranking (embedding, map, training) runs as ``sparselabel rank`` in a child process (``rankingJob``); nodes are
+    created and files written on the calling (GUI) thread.
     """
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
-        from sparselabel.slicer.background import BackgroundRunner
-
-        self._runner = BackgroundRunner("ActiveSegWorker")
         self._openedLabel = None  # the label array as opened, to notice unsaved edits
 
     def getParameterNode(self):
@@ -350,26 +356,23 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
 
     # ranking
 
-    def stopWorker(self) -> None:
-        self._runner.stop()
-
-    def rank(self, parameters, strategy: str, progress=None, cancel=None):
-        """One ranking round (files only, no MRML; safe on the worker thread): ``(worklist, points, names)``."""
-        from sparselabel.selection.ranking import rank_cohort
-
-        embedderPath = parameters.embedderPath if parameters.embedderPath != pathlib.Path() else None
-        ranked = rank_cohort(
-            parameters.cohortFolder, parameters.budget, strategy, parameters.alpha, parameters.embedder,
-            self.labelsFolderFor(parameters.cohortFolder, parameters.labelsFolder),
-            log=lambda line: logging.info("ActiveSeg: %s", line), embedder_path=embedderPath,
-            progress=progress, cancel=cancel)
-        return ranked.worklist, ranked.points, ranked.names
+    def rank(self, parameters, strategy: str):
+        """One ranking round, waited for (scripts and tests): ``(worklist, points, names)``."""
+        job = self.rankingJob(parameters, strategy)
+        job.wait()
+        if job.error is not None:
+            raise job.error
+        return job.result
 
     def rankingJob(self, parameters, strategy: str):
-        """Start :meth:`rank` on the worker thread (the settings are read now, on the calling thread)."""
-        settings = types.SimpleNamespace(**{name: getattr(parameters, name) for name in (
-            "cohortFolder", "labelsFolder", "embedder", "embedderPath", "budget", "alpha")})
-        return self._runner.submit(self.rank, settings, strategy)
+        """Start one round as ``sparselabel rank`` in a child process (the settings are read now); the job's result
+        is ``(worklist, points, names)``."""
+        from sparselabel.slicer.jobs import ranking_job
+
+        embedderPath = parameters.embedderPath if parameters.embedderPath != pathlib.Path() else None
+        return ranking_job(parameters.cohortFolder,
+                           self.labelsFolderFor(parameters.cohortFolder, parameters.labelsFolder),
+                           parameters.budget, strategy, parameters.alpha, parameters.embedder, embedderPath)
 
     def restoreRound(self, parameters):
         """The cohort's last saved round, or None (a new cohort, or a folder that is not one)."""

@@ -113,16 +113,26 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def cleanup(self) -> None:
         if self._jobs is not None:
             self._jobs.stop()
-        self.logic.stopWorker()
         self.removeObservers()
 
     def enter(self) -> None:
+        from sparselabel.slicer.panel_jobs import editor_entered
+
         self.initializeParameterNode()
+        editor_entered(self.ui.embeddedSegmentEditorWidget)
         # Cheap (package metadata only): say at once what is missing; the device is shown after set-up.
         self.ui.statusLabel.text = self.logic.statusText(includeDevice=False)
 
     def exit(self) -> None:
-        self.setParameterNode(None)
+        """The GUI stops following the parameter node, which stays: a job that ends while the user is in another
+        module still finds it. The embedded editor is released as Slicer's Segment Editor module releases it."""
+        from sparselabel.slicer.panel_jobs import editor_left
+
+        editor_left(self.ui.embeddedSegmentEditorWidget)
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNodeGuiTag = None
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateFromParameters)
 
     def onSceneStartClose(self, caller, event) -> None:
         if self._jobs is not None:
@@ -172,10 +182,12 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.cancelButton.enabled = busy
         self.ui.progressBar.visible = busy
         # A propagation's result replaces the segments read at its start: nothing may be painted or swapped
-        # meanwhile. Training touches no segment, so painting goes on while a network trains.
+        # meanwhile (read-only also ends an active Paint effect, which a disabled editor would not). Training
+        # touches no segment, so painting goes on while a network trains.
         locked = busy and self._propagating
-        for widget in (self.ui.inputVolumeSelector, self.ui.segmentationSelector, self.ui.embeddedSegmentEditorWidget):
+        for widget in (self.ui.inputVolumeSelector, self.ui.segmentationSelector):
             widget.enabled = not locked
+        self.ui.embeddedSegmentEditorWidget.readOnly = locked
 
     def onCreateSegmentation(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to create the segmentation."), waitCursor=True):
@@ -284,18 +296,14 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 class OneSliceSegLogic(ScriptedLoadableModuleLogic):
     """MRML nodes in, ``sparselabel`` calls, MRML nodes out. Usable without the widget (scripts, tests).
 
-    Long work is offered as jobs on one persistent worker thread (``propagationJob``, ``trainingJob``); reading and
-    writing nodes stays on the calling (GUI) thread. A network adapted to a volume is kept for the next propagation
-    of the same volume (a correction, another Propagate), which then starts at once.
+    Long work runs as ``sparselabel`` commands in child processes (``suggestionJob``, ``propagationJob``,
+    ``trainingJob``); reading and writing nodes stays on the calling (GUI) thread. A network adapted to a volume is
+    kept (in Slicer's temporary folder) for the next propagation of the same volume — a correction, another
+    Propagate — which then starts at once.
     """
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
-        from sparselabel.propagation.adapted_networks import AdaptedNetworks
-        from sparselabel.slicer.background import BackgroundRunner
-
-        self._runner = BackgroundRunner("OneSliceSegWorker")
-        self._adaptedNetworks = AdaptedNetworks()
 
     def getParameterNode(self):
         return OneSliceSegParameterNode(super().getParameterNode())
@@ -335,16 +343,15 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
 
     def suggestSlices(self, volumeNode, checkpoint=None, count=1):
         """``count`` slices to paint (along k, one per cluster of similar slices), each with the RAS position of
-        its centre, in slice order."""
-        from sparselabel.slicer import mrml
-
-        return _suggestSlices(mrml.volume_node_to_image(volumeNode), checkpoint, count)
+        its centre, in slice order (waited for: scripts and tests)."""
+        return _waitFor(self.suggestionJob(volumeNode, checkpoint, count))
 
     def suggestionJob(self, volumeNode, checkpoint=None, count=1):
-        """:meth:`suggestSlices` on the worker thread (the volume is read here); the job's result is the list."""
+        """:meth:`suggestSlices` as ``sparselabel suggest-slice`` in a child process (the volume is read here)."""
         from sparselabel.slicer import mrml
+        from sparselabel.slicer.jobs import suggestion_job
 
-        return self._runner.submit(_suggestSlices, mrml.volume_node_to_image(volumeNode), checkpoint, count)
+        return suggestion_job(mrml.volume_node_to_image(volumeNode), checkpoint, count)
 
     def propagationOptions(self, checkpoint=None, adaptationSeconds=60.0):
         from sparselabel.propagation.one_slice import PropagationOptions
@@ -363,25 +370,23 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
 
     def propagate(self, volumeNode, segmentationNode, options=None) -> dict:
         """Blocking propagation for scripts and tests: every painted segment is propagated and written back."""
-        from sparselabel.slicer.segment_propagation import propagate_segments
-
         painted = self.readPaintedSegments(volumeNode, segmentationNode)
-        labelImage, record = propagate_segments(painted, options, self._adaptedNetworks)
+        labelImage, record = _waitFor(self.propagationJob(painted, options or self.propagationOptions()))
         self.writePropagatedSegments(segmentationNode, volumeNode, painted, labelImage, record["axis"])
         return record
 
-    def stopWorker(self) -> None:
-        self._runner.stop()
-
     def propagationJob(self, painted, options):
-        """Start the propagation computation on the worker thread; the job's result is ``(labelImage, record)``."""
-        from sparselabel.slicer.segment_propagation import propagate_segments
+        """Start ``sparselabel propagate`` in a child process; the job's result is ``(labelImage, record)``."""
+        from sparselabel.slicer.jobs import propagation_job
 
-        return self._runner.submit(propagate_segments, painted, options, self._adaptedNetworks)
+        return propagation_job(painted, options)
 
     def trainingJob(self, folder, checkpointPath, seconds=600.0):
-        """Train on the volumes of ``folder`` on the worker thread; the job's result is the checkpoint path."""
-        return self._runner.submit(_trainOnFolder, pathlib.Path(folder), pathlib.Path(checkpointPath), seconds)
+        """``sparselabel train-propagator`` on the volumes of ``folder`` in a child process; the job's result is the
+        checkpoint path."""
+        from sparselabel.slicer.jobs import training_job
+
+        return training_job(pathlib.Path(folder), pathlib.Path(checkpointPath), seconds)
 
     @staticmethod
     def describeRun(record: dict) -> str:
@@ -395,35 +400,12 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
         return text + "."
 
 
-def _suggestSlices(image, checkpoint, count, progress=None, cancel=None):
-    """Body of :meth:`OneSliceSegLogic.suggestSlices` (no MRML): (slice index, RAS of its centre) per suggestion."""
-    import numpy as np
-
-    from sparselabel.propagation.one_slice import suggest_slices
-
-    toRas = image.geometry.ijk_to_ras()
-    suggestions = []
-    for index in suggest_slices(image, axis=0, model=checkpoint, count=count):
-        centre = np.array([(image.shape[2] - 1) / 2, (image.shape[1] - 1) / 2, index, 1.0])
-        suggestions.append((index, tuple((toRas @ centre)[:3])))
-    return suggestions
-
-
-def _trainOnFolder(folder, checkpointPath, seconds, progress=None, cancel=None):
-    """Worker-thread body of :meth:`OneSliceSegLogic.trainingJob` (files only, no MRML)."""
-    from sparselabel.core.devices import select_device
-    from sparselabel.core.errors import CancelledError
-    from sparselabel.propagation.checkpoint import save_checkpoint
-    from sparselabel.propagation.training import load_training_volumes, train_propagator
-
-    volumes = load_training_volumes([folder], lambda reason: logging.warning("OneSliceSeg training skips %s", reason))
-    result = train_propagator([v for _, v in volumes], time_budget=seconds, device=select_device("auto"),
-                              progress=progress, cancel=cancel)
-    if cancel is not None and cancel():
-        raise CancelledError("training cancelled; no network was saved")
-    save_checkpoint(result.network, checkpointPath, {"volumes": [p.name for p, _ in volumes], "steps": result.steps,
-                                                     "seconds": round(result.seconds, 1)})
-    return checkpointPath
+def _waitFor(job):
+    """The result of a child-process job, waited for (scripts and tests; the panel follows its jobs instead)."""
+    job.wait()
+    if job.error is not None:
+        raise job.error
+    return job.result
 
 
 #

@@ -90,3 +90,35 @@ def test_a_window_fits_within_a_tenth_of_its_width_and_the_oldest_network_goes_f
         memory.keep(Adaptation.of(volume + index, 0, (0.2, 0.6), 60.0), f"network {index}", {})
     assert memory.recall(Adaptation.of(volume, 0, (0.2, 0.6), 60.0)) is None
     assert memory.recall(Adaptation.of(volume + 2, 0, (0.2, 0.6), 60.0))[0] == "network 2"
+
+
+def test_networks_kept_in_a_folder_serve_the_next_process(phantom, tmp_path, monkeypatch):
+    image, label = phantom
+    anchor, _ = _middle(label, 1)
+    first, record = propagate_label(image, _drawn(label, 1, anchor), OPTIONS,
+                                    adapted=AdaptedNetworks(folder=tmp_path / "cache"))
+    assert not record["adaptation_reused"] and len(list((tmp_path / "cache").glob("*.pt"))) == 1
+
+    monkeypatch.setattr(training, "train_propagator", lambda *a, **k: pytest.fail("the network was adapted again"))
+    fresh = AdaptedNetworks(folder=tmp_path / "cache")  # as a new process finds the folder
+    again, record = propagate_label(image, _drawn(label, 1, anchor), OPTIONS, adapted=fresh)
+    assert record["adaptation_reused"] and record["adaptation_seconds"] > 0
+    np.testing.assert_array_equal(again.array, first.array)
+
+
+def test_the_folder_keeps_the_most_recently_used_networks_only(tmp_path):
+    from sparselabel.propagation.reconstruction import ReconstructionConfig, ReconstructionNetwork
+
+    network = ReconstructionNetwork(ReconstructionConfig())
+    kept = AdaptedNetworks(capacity=2, folder=tmp_path)
+    adaptations = [Adaptation(f"{n:032x}", 0, (0.0, 1.0), 60.0) for n in range(3)]
+    kept.keep(adaptations[0], network, {"adaptation_seconds": 60.0})
+    kept.keep(adaptations[1], network, {"adaptation_seconds": 60.0})
+    assert AdaptedNetworks(capacity=2, folder=tmp_path).recall(adaptations[0]) is not None  # used: now the newest
+    kept.keep(adaptations[2], network, {"adaptation_seconds": 60.0})
+    fresh = AdaptedNetworks(capacity=2, folder=tmp_path)
+    assert fresh.recall(adaptations[1]) is None  # the least recently used went
+    assert fresh.recall(adaptations[0]) is not None and fresh.recall(adaptations[2]) is not None
+    assert len(list(tmp_path.glob("*.pt"))) == 2
+    (tmp_path / "index.json").write_text("{damaged")
+    assert AdaptedNetworks(capacity=2, folder=tmp_path).recall(adaptations[0]) is None  # a cache: adapt anew

@@ -22,7 +22,7 @@ from sparselabel.core.io import write_image
 
 
 def sparselabel(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sparselabel", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "sparselabel", *args], capture_output=True, encoding="utf-8",
                           cwd=cwd or REPOSITORY, timeout=600, env={**os.environ, "PYTHONPATH": str(REPOSITORY)})
 
 
@@ -69,7 +69,7 @@ ARGUMENT_CASES = [
     (["rank", "{cohort}", "--budget", "0", "--out", "{out}"], "--budget: 0 is too small"),
     (["rank", "{cohort}", "--strategy", "best", "--out", "{out}"], "invalid choice: 'best'"),
     (["rank", "{cohort}", "--seed", "-3", "--out", "{out}"], "--seed: -3 is too small"),
-    (["rank", "{cohort}", "--budget", "99", "--out", "{out}"], "budget 99 is larger than the 12 scans"),
+    (["rank", "{cohort}", "--budget", "99", "--out", "{out}"], "budget 99 is larger than the 12 unlabelled scans"),
     (["rank", "{cohort}", "--out", "{volume}/case.nii.gz"], "is a file; expected a folder"),
     (["propagate", "{volume}/case.nii.gz", "{volume}/drawn.nii.gz", "--out", "{out}/result.txt"],
      "expected a name ending in .nii.gz"),
@@ -246,3 +246,36 @@ def test_a_folder_without_write_permission_is_named_even_for_an_administrator(vo
                  str(tmp_path / "new" / "result.nii.gz")]) == 2
     assert f"{tmp_path}: folder is not writable" in capsys.readouterr().err
     assert snapshot(volume, tmp_path) == before and not (tmp_path / "new").exists()
+
+
+def test_a_state_of_a_later_version_is_named_as_such(cohort, tmp_path):
+    project = _copy(cohort, tmp_path / "project", 4)
+    (project / ".sparselabel").mkdir()
+    (project / ".sparselabel" / "state.json").write_text('{"version": 2, "scans": {}, "notes": {}}')
+    refused(sparselabel("rank", str(project), "--budget", "1", "--out", str(tmp_path / "out")),
+            "project state version 2; this SparseLabel reads version 1")
+
+
+def test_a_budget_beyond_the_unlabelled_scans_is_refused_before_anything_is_written(cohort, tmp_path):
+    project = _copy(cohort, tmp_path / "project", 4)
+    (project / "labels").mkdir()
+    scans = sorted(project.glob("*.png"))
+    for scan in scans[:2]:
+        write_image(phantoms.chest_cohort(per_group=1, size=64)[0].label, project / "labels" / scan.name)
+    (project / "labels" / scans[2].name).write_bytes(b"")  # an unreadable label is named, not counted
+    before = snapshot(project)
+    result = sparselabel("rank", str(project), "--budget", "3", "--out", str(tmp_path / "out"))
+    refused(result, "budget 3 is larger than the 2 unlabelled scans")
+    assert f"unreadable label, not counted as labelled: {project / 'labels' / scans[2].name}" in result.stderr
+    assert snapshot(project) == before and not (project / ".sparselabel").exists()
+
+
+def test_rank_refuses_to_write_its_map_among_the_scans(cohort, tmp_path):
+    project = _copy(cohort, tmp_path / "project", 4)
+    refused(sparselabel("rank", str(project), "--budget", "1", "--out", str(project)), "is the cohort folder")
+    assert not (project / "map.png").exists()
+
+
+def test_output_options_go_before_or_after_the_command(volume):
+    result = sparselabel("suggest-slice", str(volume / "case.nii.gz"), "--quiet", "--progress", "json")
+    assert result.returncode == 0, result.stderr

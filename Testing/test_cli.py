@@ -19,7 +19,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sparselabel", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "sparselabel", *args], capture_output=True, encoding="utf-8",
+                          timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -248,3 +248,16 @@ def test_embedded_editors_share_the_segment_editor_node(mrml_scene):
     first = mrml.segment_editor_node(mrml_scene)
     assert mrml.segment_editor_node(mrml_scene) is first
     assert mrml_scene.GetNumberOfNodesByClass("vtkMRMLSegmentEditorNode") == 1
+
+
+def test_reading_and_writing_segments_leaves_no_node_behind(mrml_scene):
+    image, label = phantoms.abdomen_volume(seed=1, shape=(6, 32, 32))
+    volume = mrml.image_to_volume_node(mrml_scene, image, "Abdomen")
+    segmentation = mrml.new_segmentation_node(mrml_scene, volume, "Segmentation")
+    segment_id = mrml.add_segment(segmentation, "liver")
+    nodes = mrml_scene.GetNumberOfNodes()
+    for _ in range(5):
+        mrml.write_segment(segmentation, segment_id, (label.array == 1).astype(np.uint8), volume)
+        mask = mrml.segment_array(segmentation, segment_id, volume)
+    assert mask.sum() == (label.array == 1).sum()
+    assert mrml_scene.GetNumberOfNodes() == nodes  # no colour tables, display nodes or labelmaps left over

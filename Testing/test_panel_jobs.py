@@ -1,14 +1,18 @@
-"""The panels' job follower: a result is applied on the GUI thread only when the job was not cancelled."""
+"""The panels' job follower, on real child processes: a result is applied on the GUI thread only when the job
+ended well; a cancel or an error applies nothing and says so."""
 
 from __future__ import annotations
 
 import contextlib
 import sys
+import time
 import types
 
 import pytest
 
-from sparselabel.slicer.background import Job
+from sparselabel.core import phantoms
+from sparselabel.core.io import write_image
+from sparselabel.slicer.child_job import ChildJob
 from sparselabel.slicer.panel_jobs import JobPanel
 
 
@@ -46,24 +50,46 @@ def panel(monkeypatch):
     return follower
 
 
-def _finished_job(result) -> Job:
-    job = Job(lambda progress, cancel: result)
-    job._run()
-    return job
+def _job(tmp_path, *arguments: str) -> ChildJob:
+    folder = tmp_path / "job"
+    folder.mkdir(exist_ok=True)
+    return ChildJob(list(arguments), folder, lambda job: job.output)
 
 
-def test_a_finished_job_is_applied(panel):
+def _until_idle(panel, timeout: float = 120.0) -> None:
+    start = time.perf_counter()
+    while panel.busy and time.perf_counter() - start < timeout:
+        panel.poll()
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def scan(tmp_path_factory):
+    image, _ = phantoms.abdomen_volume(seed=1, shape=(6, 32, 32))
+    return write_image(image, tmp_path_factory.mktemp("scan") / "scan.nii.gz")
+
+
+def test_a_finished_job_is_applied(panel, tmp_path, scan):
     applied = []
-    panel.start(_finished_job("label"), applied.append)
-    panel.poll()
-    assert applied == ["label"] and not panel.busy
+    panel.start(_job(tmp_path, "inspect", str(scan)), applied.append)
+    _until_idle(panel)
+    assert len(applied) == 1 and "3D 32×32×6 voxels" in applied[0][0] and panel.errors == []
 
 
-def test_a_cancel_after_the_last_check_leaves_things_as_they_were(panel):
+def test_a_cancelled_job_applies_nothing_and_says_so_until_it_has_ended(panel, tmp_path, scan):
     applied = []
-    job = _finished_job("label")  # the work ended before it could see the cancel
-    panel.start(job, applied.append)
+    panel.start(_job(tmp_path, "train-propagator", str(scan), "--out", str(tmp_path / "n.pt"), "--budget", "60"),
+                applied.append)
     panel.cancel()
     panel.poll()
+    assert panel.progress_bar.format == "Cancelling…"  # not overwritten by the next look at the job
+    _until_idle(panel)
     assert applied == [] and panel.status_label.text == "Cancelled; nothing was changed."
-    assert panel.errors == [] and not panel.busy
+    assert panel.errors == [] and not (tmp_path / "n.pt").exists() and not (tmp_path / "job").exists()
+
+
+def test_bad_input_is_shown_as_its_one_line(panel, tmp_path):
+    applied = []
+    panel.start(_job(tmp_path, "inspect", str(tmp_path / "absent.nii.gz")), applied.append)
+    _until_idle(panel)
+    assert applied == [] and panel.errors == [f"{tmp_path / 'absent.nii.gz'}: no such file or folder"]

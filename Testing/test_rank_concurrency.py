@@ -21,6 +21,7 @@ from conftest import REPOSITORY
 
 from sparselabel.core import phantoms
 from sparselabel.core.io import write_image
+from sparselabel.selection.cohort_lock import is_locked
 from sparselabel.selection.cohort_state import content_hash, load_state
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="SIGKILL is POSIX")
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.skipif(os.name == "nt", reason="SIGKILL is POSIX")
 
 def _start(cohort: Path, out: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "sparselabel", "--quiet", "rank", str(cohort), "--budget", "2",
-                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
                             cwd=REPOSITORY, env={**os.environ, "PYTHONPATH": str(REPOSITORY)})
 
 
@@ -53,7 +54,7 @@ def test_two_ranks_on_one_cohort_never_lose_a_round(cohort, tmp_path):
                     stderr
     state = load_state(cohort)
     assert sorted(reported) == [f"round {n}" for n in range(1, len(state.rounds) + 1)]  # each once, none lost
-    assert not (cohort / ".sparselabel" / "lock").exists()
+    assert not is_locked(cohort / ".sparselabel")
 
 
 def _consistent(cohort: Path, out: Path) -> None:

@@ -98,7 +98,7 @@ def test_new_and_unreadable_scans_are_reported_not_fatal(cohort, tmp_path):
 
 def test_bad_requests_are_explained(cohort, tmp_path, capsys):
     folder, _, _ = cohort
-    with pytest.raises(UserInputError, match="budget 25 is larger than the 20 scans"):
+    with pytest.raises(UserInputError, match="budget 25 is larger than the 20 unlabelled scans"):
         rank_cohort(folder, 25, log=lambda line: None)
     with pytest.raises(UserInputError, match="active learning needs labelled scans"):
         rank_cohort(folder, 2, "al", log=lambda line: None)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from ..core.atomic import write_text
 from ..core.errors import UserInputError
 from .checks import COUNT, FRACTION, SEED, output_file, output_folder
 from .common import add_device_option, add_overwrite_option, whole_numbers
-from .progress import Progress
+from .progress import progress_for
 
 SELECTION_STRATEGIES = ("random", "kmeans", "coldstart", "al", "entropy", "diversity")
 
@@ -19,6 +20,9 @@ def _rank(args: argparse.Namespace) -> int:
     from ..selection.ranking import RankedRound, rank_cohort
     from ..selection.round_outputs import OUTPUTS, foreign_outputs, write_round_outputs
 
+    if Path(args.out).resolve() == Path(args.cohort).resolve():
+        raise UserInputError(f"--out {args.out}: is the cohort folder, where map.png would count as a scan; expected "
+                             "another folder for ranking.csv and map.png")
     out = output_folder(args.out, foreign_outputs(args.cohort, args.out), args.overwrite)
     if args.from_list:
         from ..selection.cohort_list import link_cohort
@@ -30,7 +34,7 @@ def _rank(args: argparse.Namespace) -> int:
         write_round_outputs(args.cohort, ranked, out,
                             f"Cohort map — round {ranked.number} ({args.strategy}), {len(ranked.names)} scans")
 
-    with Progress("rank", args.quiet) as progress:
+    with progress_for(args, "rank") as progress:
         ranked = rank_cohort(args.cohort, args.budget, args.strategy, args.alpha, args.embedder, args.labels,
                              args.seed, log=progress.log, embedder_path=args.embedder_path, progress=progress,
                              outputs=write_outputs)
@@ -65,7 +69,7 @@ def _evaluate_selection(args: argparse.Namespace) -> int:
         raise UserInputError(f"--strategies '{args.strategies}': expected at least one strategy")
     protocol = SelectionProtocol(tuple(budgets), args.seeds, strategies, args.test, alpha=args.alpha,
                                  embedder=args.embedder, training=SegmentationConfig(steps=args.steps))
-    with Progress("evaluate selection", args.quiet) as progress:
+    with progress_for(args, "evaluate selection") as progress:
         images, masks, names = load_labelled_images(args.images, args.labels, structures, progress.log)
         study = SelectionStudy(images, masks, names, protocol, str(select_device(args.device)), progress.log)
         save = (lambda report: write_text(out, json.dumps(report, indent=1))) if out is not None else None

@@ -11,6 +11,7 @@ from ..core.errors import UserInputError
 from ..core.image import Image
 
 EXIT_USER_ERROR = 2
+EXIT_SYSTEM_ERROR = 1  # the system refused: disk full, no permission
 EXIT_CANCELLED = 130
 
 

@@ -13,7 +13,12 @@ from ..core.atomic import write_text
 from ..core.errors import UserInputError
 from .checks import COUNT, SECONDS, SEED, output_file
 from .common import add_device_option, add_overwrite_option, slice_axis
-from .progress import Progress
+from .progress import progress_for
+
+
+def _plain(value):
+    """numpy numbers (and anything else JSON does not know) as JSON can write them."""
+    return value.item() if hasattr(value, "item") else str(value)
 
 
 def _suggest_slice(args: argparse.Namespace) -> int:
@@ -42,27 +47,37 @@ def _suggest_slice(args: argparse.Namespace) -> int:
 
 
 def _propagate(args: argparse.Namespace) -> int:
-    from ..core.io import VOLUME_SUFFIXES, base_name, read_label, read_volume, write_image
+    from ..core.io import base_name, read_label, read_volume, write_image
     from ..propagation.one_slice import PropagationOptions, propagate_label
 
     volume_path = Path(args.volume)
     out = Path(args.out) if args.out else volume_path.with_name(f"{base_name(volume_path)}_propagated.nii.gz")
-    output_file(out, VOLUME_SUFFIXES, args.overwrite, "a label volume")
+    output_file(out, (".nii.gz", ".nii", ".nrrd", ".mha"), args.overwrite, "a label volume")  # one file each
+    record_path = output_file(args.record, (".json",), args.overwrite, "the run's record") if args.record else None
     options = PropagationOptions(method=args.method, model=Path(args.model) if args.model else None,
                                  adaptation_seconds=args.adaptation_seconds, axis=slice_axis(args.axis),
                                  device=args.device)
+    adapted = None
+    if args.network_cache:
+        from ..propagation.adapted_networks import AdaptedNetworks
+
+        adapted = AdaptedNetworks(folder=args.network_cache)
     image = read_volume(volume_path)
     label = read_label(args.slice_label, image)
-    with Progress("propagate", args.quiet) as progress:
-        result, record = propagate_label(image, label, options, progress=progress)
+    with progress_for(args, "propagate") as progress:
+        result, record = propagate_label(image, label, options, progress=progress, adapted=adapted)
     write_image(result, out)
+    if record_path is not None:
+        write_text(record_path, json.dumps(record, indent=1, default=_plain))
     print(f"anchors: slices {', '.join(map(str, record['anchors']))} along {'kji'[record['axis']]}")
     for value in (int(v) for v in np.unique(result.array) if v != 0):
         present = np.moveaxis(result.array == value, record["axis"], 0).reshape(result.shape[record["axis"]], -1)
         slices = np.flatnonzero(present.any(1))
         print(f"label {value}: slices {slices[0]}…{slices[-1]}")
     timing = f"propagation {record['propagation_seconds']:.1f} s"
-    if "adaptation_seconds" in record:
+    if record.get("adaptation_reused"):
+        timing = "the network adapted to this volume before, " + timing
+    elif "adaptation_seconds" in record:
         timing = f"test-time adaptation {record['adaptation_seconds']:.1f} s, " + timing
     print(f"{timing}; wrote {out}")
     return 0
@@ -78,7 +93,7 @@ def _train_propagator(args: argparse.Namespace) -> int:
     volumes = load_training_volumes(args.volumes, lambda reason: print(f"skipped: {reason}", file=sys.stderr))
     print(f"training on {len(volumes)} volume(s), {describe_device(device)}")
     config = TrainingConfig(steps=args.steps, seed=args.seed)
-    with Progress("train-propagator", args.quiet) as progress:
+    with progress_for(args, "train-propagator") as progress:
         result = train_propagator([v for _, v in volumes], config, time_budget=args.budget, device=device,
                                   progress=progress)
     save_checkpoint(result.network, out, {"volumes": [p.name for p, _ in volumes], "steps": result.steps,
@@ -97,7 +112,7 @@ def _evaluate_propagation(args: argparse.Namespace) -> int:
         structures = [int(s) for s in args.structure.split(",")]
     except ValueError:
         raise UserInputError(f"--structure '{args.structure}': expected label values like 1 or 1,4") from None
-    with Progress("evaluate propagation", args.quiet) as progress:
+    with progress_for(args, "evaluate propagation") as progress:
         report = evaluate_propagation(args.images, args.labels, structures, args.anchor, args.methods.split(","),
                                       Path(args.model) if args.model else None, args.adaptation_seconds, args.device,
                                       args.cases.split(",") if args.cases else None, args.slices,
@@ -137,6 +152,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     propagate.add_argument("--axis", help="slice axis k, j or i (default: the one the slices were drawn along)")
     propagate.add_argument("--adaptation-seconds", type=SECONDS, default=60.0,
                            help="test-time adaptation budget when no --model is given (default: %(default)s)")
+    propagate.add_argument("--record", metavar="JSON", help="also write the run's record here (anchors, axis, "
+                           "timings, whether an adapted network was used again)")
+    propagate.add_argument("--network-cache", metavar="FOLDER", help="keep networks adapted to a volume here, so "
+                           "that propagating the same volume again (after a correction) starts at once")
     add_device_option(propagate)
     add_overwrite_option(propagate, "--out")
     propagate.set_defaults(run=_propagate)

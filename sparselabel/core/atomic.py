@@ -47,10 +47,26 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
 
 
 def _flush_to_disk(path: Path) -> None:
-    """Have the system write ``path`` (a file, or a folder's entries) to disk: a rename is only as safe as that."""
-    if path.is_dir() and os.name == "nt":
-        return  # Windows cannot open a folder to flush it; its renames are journalled
-    descriptor = os.open(path, os.O_RDONLY)
+    """Have the system write ``path`` (a file, or a folder's entries) to disk: a rename is only as safe as that.
+
+    A file is opened for writing (Windows flushes nothing through a read-only handle); a folder's flush is a best
+    effort, as some file systems (and Windows) cannot flush a folder — the rename has happened all the same.
+    """
+    if path.is_dir():
+        if os.name == "nt":
+            return
+        try:
+            descriptor = os.open(path, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(descriptor)
+        except OSError:
+            pass
+        finally:
+            os.close(descriptor)
+        return
+    descriptor = os.open(path, os.O_RDWR)
     try:
         os.fsync(descriptor)
     finally:

@@ -9,20 +9,25 @@ A kept network is used again when the voxels, the slice axis and the time budget
 window it was trained in (:func:`~sparselabel.core.intensity.structure_window`) is close to the new one: each bound
 within a tenth of the window's width, inside the brightness and contrast changes that training's intensity
 augmentation already shows the network. A correction that nudges the window keeps the network; a structure of
-another brightness gets its own. The last few volumes' networks are kept: a network is small.
+another brightness gets its own. The last few volumes' networks are kept: a network is small. Kept in a folder as
+well, they outlive the process: each propagation may then run in a process of its own.
 
 Measurements: docs/OneSliceSeg-measurements.md, "Networks kept between runs".
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
+from ..core.atomic import write_text
 from ..core.digests import voxel_digest
+from ..core.errors import UserInputError
 
 WINDOW_TOLERANCE = 0.1  # how far (a fraction of the window's width) each bound may move and the network still fit
 
@@ -41,6 +46,11 @@ class Adaptation:
     def of(cls, volume: np.ndarray, axis: int, window: tuple[float, float], seconds: float) -> Adaptation:
         return cls(voxel_digest(volume), int(axis), (float(window[0]), float(window[1])), float(seconds))
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Adaptation:
+        return cls(str(data["voxels"]), int(data["axis"]), (float(data["window"][0]), float(data["window"][1])),
+                   float(data["seconds"]))
+
     def fits(self, other: Adaptation) -> bool:
         """Would a network adapted to ``self`` serve ``other`` as well as one adapted to it?"""
         if (self.voxels, self.axis, self.seconds) != (other.voxels, other.axis, other.seconds):
@@ -50,14 +60,25 @@ class Adaptation:
 
 
 class AdaptedNetworks:
-    """The networks adapted most recently, with what each was adapted to (safe to share between threads)."""
+    """The networks adapted most recently, with what each was adapted to (safe to share between threads).
 
-    def __init__(self, capacity: int = 4):
+    With ``folder``, they are also kept there (weights-only checkpoints and an index, written atomically), so that
+    the next process finds them; the least recently used go first, in memory and on disk alike.
+    """
+
+    def __init__(self, capacity: int = 4, folder: str | Path | None = None):
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.capacity = capacity
+        self.folder = Path(folder) if folder is not None else None
         self._kept: OrderedDict[Adaptation, tuple[object, dict]] = OrderedDict()
         self._lock = threading.Lock()
+        if self.folder is not None:
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise UserInputError(f"{self.folder}: cannot keep adapted networks there ({error.strerror}); "
+                                     "expected a writable folder") from None
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -68,8 +89,9 @@ class AdaptedNetworks:
             for adaptation, kept in reversed(self._kept.items()):
                 if adaptation.fits(wanted):
                     self._kept.move_to_end(adaptation)
+                    self._touch(adaptation)
                     return kept
-        return None
+            return self._recall_from_folder(wanted)
 
     def keep(self, adaptation: Adaptation, network: object, record: dict) -> None:
         """Remember ``network``, adapted as ``adaptation`` says; the least recently used one goes when full."""
@@ -78,3 +100,55 @@ class AdaptedNetworks:
             self._kept.move_to_end(adaptation)
             while len(self._kept) > self.capacity:
                 self._kept.popitem(last=False)
+            if self.folder is not None:
+                from .checkpoint import save_checkpoint
+
+                name = f"{adaptation.voxels[:16]}-{adaptation.axis}-{len(self._index()) + 1:x}-{id(network):x}.pt"
+                save_checkpoint(network, self.folder / name, record)
+                self._touch(adaptation, name, record)
+
+    # ------------------------------------------------------------------------------------------------ on disk
+
+    def _index(self) -> list[dict]:
+        """The folder's entries, least recently used first (an unreadable index is an empty one: it is a cache)."""
+        try:
+            entries = json.loads((self.folder / INDEX).read_text())
+        except (OSError, ValueError):
+            return []
+        return [e for e in entries if isinstance(e, dict) and {"adaptation", "file", "record"} <= set(e)] \
+            if isinstance(entries, list) else []
+
+    def _touch(self, adaptation: Adaptation, file: str | None = None, record: dict | None = None) -> None:
+        """Move ``adaptation``'s entry to the end of the index (adding it with ``file``); drop the oldest."""
+        if self.folder is None:
+            return
+        entries = self._index()
+        found = [e for e in entries if Adaptation.from_dict(e["adaptation"]) == adaptation]
+        if file is None and not found:
+            return
+        entries = [e for e in entries if e not in found]
+        entries.append({"adaptation": asdict(adaptation), "file": file or found[-1]["file"],
+                        "record": record if record is not None else found[-1]["record"]})
+        for stale in entries[: max(0, len(entries) - self.capacity)]:
+            (self.folder / stale["file"]).unlink(missing_ok=True)
+        write_text(self.folder / INDEX, json.dumps(entries[-self.capacity:], indent=1))
+
+    def _recall_from_folder(self, wanted: Adaptation) -> tuple[object, dict] | None:
+        if self.folder is None:
+            return None
+        from .checkpoint import load_checkpoint
+
+        for entry in reversed(self._index()):
+            adaptation = Adaptation.from_dict(entry["adaptation"])
+            if adaptation.fits(wanted) and (self.folder / entry["file"]).is_file():
+                try:
+                    network, _ = load_checkpoint(self.folder / entry["file"])
+                except UserInputError:  # damaged: it is a cache, adapt anew
+                    continue
+                self._kept[adaptation] = (network, dict(entry["record"]))
+                self._touch(adaptation)
+                return network, dict(entry["record"])
+        return None
+
+
+INDEX = "index.json"

@@ -46,6 +46,8 @@ class CohortState:
     def from_json(cls, text: str) -> CohortState:
         """The state ``text`` holds; ``ValueError`` when it is not JSON of the state's shape."""
         data = json.loads(text)
+        if isinstance(data, dict) and data.get("version", STATE_VERSION) != STATE_VERSION:
+            return cls(version=data["version"])  # the caller names the version
         if not isinstance(data, dict) or not set(data) <= set(_SHAPE):
             raise ValueError("expected an object with the fields " + ", ".join(_SHAPE))
         for name, kind in _SHAPE.items():

@@ -99,14 +99,21 @@ def _labelled(labels: Path, names: list[str]) -> set[str]:
     return present & set(names)
 
 
-def _fitting_labels(cohort: Path, state: CohortState, labels: Path, names: list[str], log: Log) -> list[str]:
-    """The labelled scans whose label lies on the scan's voxel grid; the others are named and not counted."""
+def _fitting_labels(scans: dict[str, Path], labels: Path, log: Log) -> list[str]:
+    """The scans (name → path) whose label in ``labels`` lies on the scan's voxel grid (from the files' headers);
+    labels that do not, or cannot be read, are named and not counted."""
+    if not labels.is_dir():
+        return []
+    files = {base_name(p): p for p in labels.iterdir() if p.is_file() and not p.name.startswith(".")}
     fitting = []
-    for name in sorted(_labelled(labels, names)):
-        label_file = next(p for p in labels.iterdir() if base_name(p) == name)
-        problems = grid_mismatch(cohort / state.scans[name].path, label_file)
+    for name in sorted(set(files) & set(scans)):
+        try:
+            problems = grid_mismatch(scans[name], files[name])
+        except UserInputError as error:
+            log(f"unreadable label, not counted as labelled: {error}")
+            continue
         if problems:
-            log(f"{label_file}: does not lie on its scan's voxel grid ({problems}); not counted as labelled")
+            log(f"{files[name]}: does not lie on its scan's voxel grid ({problems}); not counted as labelled")
         else:
             fitting.append(name)
     return fitting
@@ -128,7 +135,7 @@ def _entropies(cohort: Path, state: CohortState, labels: Path, labelled: list[st
     images, masks = [], []
     for name in labelled:
         image = read_image(cohort / state.scans[name].path)
-        label_file = next(p for p in labels.iterdir() if base_name(p) == name)
+        label_file = next(p for p in labels.iterdir() if base_name(p) == name and not p.name.startswith("."))
         slices, label_slices = as_slices(image, read_label(label_file, image).array)
         images += slices
         masks += label_slices
@@ -169,9 +176,15 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
     from .embedders import get_embedder
 
     cohort = Path(cohort)
-    scans = discover_images(cohort)  # a missing or empty folder fails here, before anything is written
-    if budget > len(scans):
-        raise UserInputError(f"budget {budget} is larger than the {len(scans)} scans in {cohort}")
+    scans = {base_name(p): p for p in discover_images(cohort)}  # a missing or empty folder fails here
+    labels = Path(labels) if labels is not None else cohort / "labels"
+    labelled = _fitting_labels(scans, labels, log)
+    if budget > len(scans) - len(labelled):  # before anything is written
+        raise UserInputError(f"budget {budget} is larger than the {len(scans) - len(labelled)} unlabelled scans")
+    if strategy == "al" and not labelled:
+        raise UserInputError("active learning needs labelled scans to train on; run the cold start first and save "
+                             f"labels in {labels}")
+    load_state(cohort)  # a damaged state is refused here too, before the lock file is made
     model = get_embedder(embedder, embedder_path)  # and so do missing or unreadable model files
     try:
         (cohort / STATE_FOLDER).mkdir(exist_ok=True)
@@ -179,21 +192,21 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
         raise UserInputError(f"{cohort}: cannot keep the project state there ({error.strerror}); ActiveSeg needs a "
                              "writable cohort folder (copy or link the scans into one)") from None
     with cohort_lock(cohort / STATE_FOLDER, log):
-        ranked = _rank(cohort, budget, strategy, alpha, model, labels, seed, segmentation, log, progress, cancel)
+        ranked = _rank(cohort, budget, strategy, alpha, model, labels, labelled, seed, segmentation, log, progress,
+                       cancel)
         if outputs is not None:
             outputs(ranked)
         save_state(cohort, ranked.state)
     return ranked
 
 
-def _rank(cohort: Path, budget: int, strategy: str, alpha: float, model, labels: str | Path | None, seed: int,
+def _rank(cohort: Path, budget: int, strategy: str, alpha: float, model, labels: Path, fitting: list[str], seed: int,
           segmentation, log: Log, progress: Progress | None, cancel: Cancel | None) -> RankedRound:
     """The round's work, under the cohort's lock; nothing of the state is saved here."""
     embedder = model.name
     from .cohort_map import fit_map
     from .cold_start import cold_start
 
-    labels = Path(labels) if labels is not None else cohort / "labels"
     state = load_state(cohort) or CohortState()
     changes = refresh_scans(cohort, state)
     for kind in ("added", "removed", "changed"):
@@ -217,7 +230,7 @@ def _rank(cohort: Path, budget: int, strategy: str, alpha: float, model, labels:
                 initial[index] = state.coordinates[names[nearest]]
     points = fit_map(vectors, seed=seed, initial=initial).coordinates
     _mixed_dimensions(state, names, log)
-    labelled = _fitting_labels(cohort, state, labels, names, log)
+    labelled = [name for name in fitting if name in names]  # the readable ones
     labelled_index = [names.index(n) for n in labelled]
     candidates = [i for i in range(len(names)) if names[i] not in labelled]
     if budget > len(candidates):

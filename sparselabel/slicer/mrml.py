@@ -99,7 +99,10 @@ def image_to_volume_node(scene, image: Image, name: str, labelmap: bool = False)
 
 @contextmanager
 def _temporary_labelmap_node(scene, image: Image | None = None):
-    """A hidden labelmap node that is removed from the scene however the block ends."""
+    """A hidden labelmap node that is removed from the scene however the block ends — with every node made for it
+    meanwhile (exporting a segment into it adds a display node and a colour table, which would otherwise pile up
+    in the user's scene, one pair per call)."""
+    before = {scene.GetNthNode(index).GetID() for index in range(scene.GetNumberOfNodes())}
     node = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", scene.GenerateUniqueName("SparseLabelTemporary"))
     node.SetHideFromEditors(True)
     try:
@@ -107,7 +110,9 @@ def _temporary_labelmap_node(scene, image: Image | None = None):
             update_volume_node(node, image)
         yield node
     finally:
-        scene.RemoveNode(node)
+        added = [scene.GetNthNode(index) for index in range(scene.GetNumberOfNodes())]
+        for made in [n for n in added if n.GetID() not in before]:
+            scene.RemoveNode(made)
 
 
 # ---------------------------------------------------------------------------------------------------- segmentations

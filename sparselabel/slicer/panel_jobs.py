@@ -1,5 +1,5 @@
-"""What both module panels do around long work: a background job with a progress bar and Cancel, the outcome shown
-the Slicer way, and the dependency check before any work.
+"""What both module panels do around long work: a job in a child process (:mod:`.child_job`) with a progress bar and
+Cancel, the outcome shown the Slicer way, and the dependency check before any work.
 
 Slicer and Qt are imported only when a panel uses this (never at import time), like everywhere in the package.
 """
@@ -11,11 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core.errors import CancelledError, UserInputError
-from .background import Job
+from .child_job import ChildJob
 
 
 class JobPanel:
-    """Follows one job at a time from the GUI thread (a 100 ms timer), so results are applied where MRML is safe.
+    """Follows one job at a time from the GUI thread (a 100 ms timer), so results are applied where MRML is safe;
+    the job's log lines go to Slicer's log as they come.
 
     ``set_busy(bool)`` enables and disables the panel's buttons; ``cancelled_text`` says what a cancel left unchanged.
     """
@@ -26,7 +27,8 @@ class JobPanel:
 
         self.progress_bar, self.status_label, self.set_busy = progress_bar, status_label, set_busy
         self.module_name, self.cancelled_text = module_name, cancelled_text
-        self.job: Job | None = None
+        self.job: ChildJob | None = None
+        self._logged = 0
         self._finished: Callable[[Any], None] | None = None
         self.timer = qt.QTimer()
         self.timer.setInterval(100)
@@ -36,9 +38,9 @@ class JobPanel:
     def busy(self) -> bool:
         return self.job is not None
 
-    def start(self, job: Job, finished: Callable[[Any], None]) -> None:
+    def start(self, job: ChildJob, finished: Callable[[Any], None]) -> None:
         """Watch ``job``; ``finished(result)`` runs on the GUI thread when it succeeds."""
-        self.job, self._finished = job, finished
+        self.job, self._finished, self._logged = job, finished, 0
         self.progress_bar.value = 0
         self.set_busy(True)
         self.timer.start()
@@ -60,10 +62,15 @@ class JobPanel:
         job = self.job
         if job is None:
             return
-        fraction, message = job.progress
-        self.progress_bar.value = int(100 * fraction)
-        self.progress_bar.setFormat(f"{message} (%p%)")
-        if not job.done:
+        done = job.done  # takes in what the child printed
+        for line in job.log[self._logged:]:
+            logging.info("%s: %s", self.module_name, line)
+        self._logged = len(job.log)
+        if not job.cancelled:  # "Cancelling…" stays until the job has ended
+            fraction, message = job.progress
+            self.progress_bar.value = int(100 * fraction)
+            self.progress_bar.setFormat(f"{message} (%p%)")
+        if not done:
             return
         self.timer.stop()
         self.job = None
@@ -98,3 +105,17 @@ def set_up_compute(logic, status_label) -> None:
     with slicer.util.tryWithErrorDisplay("Failed to set up the compute environment.", waitCursor=True):
         if dependencies_ready(logic, status_label):
             status_label.text = logic.statusText(includeDevice=True)
+
+
+def editor_entered(editor) -> None:
+    """The embedded Segment Editor on entering the module: its keyboard shortcuts, and the view of the scene."""
+    editor.installKeyboardShortcuts()
+    editor.updateWidgetFromMRML()
+
+
+def editor_left(editor) -> None:
+    """The embedded Segment Editor on leaving the module, as Slicer's Segment Editor module leaves: no effect stays
+    active (a Paint effect would otherwise go on painting in other modules' views), no shortcut, no view observer."""
+    editor.setActiveEffect(None)
+    editor.uninstallKeyboardShortcuts()
+    editor.removeViewObservations()

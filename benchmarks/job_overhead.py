@@ -1,0 +1,68 @@
+"""What running a propagation as a child process costs, against running it in the calling process.
+
+    .venv/bin/python benchmarks/job_overhead.py DATA_DIR [--cases 5] [--method raw] [--structure 1]
+
+The Slicer panels run each propagation as ``sparselabel propagate`` in a process of its own (the job protocol:
+volume and drawn slices written to a job folder, the child started with the panel's Python, progress read as JSON
+lines, the result read back). Per volume, the same propagation (the structure drawn on its representative slice) is
+timed both ways, one after the other in this process; the difference is the protocol's overhead per job: starting
+Python and its imports, writing and reading the files. The labels of both ways are compared voxel for voxel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    from sparselabel.core.intensity import normalise
+    from sparselabel.core.io import base_name, pair_images_with_labels, read_label, read_volume
+    from sparselabel.propagation.evaluation import choose_anchors
+    from sparselabel.propagation.one_slice import PropagationOptions, propagate_label
+    from sparselabel.propagation.screening import gabor_descriptors
+    from sparselabel.slicer.jobs import propagation_job
+    from sparselabel.slicer.segment_propagation import PaintedSegments
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=Path, help="folder with images/ and labels/")
+    parser.add_argument("--cases", type=int, default=5)
+    parser.add_argument("--method", default="raw", help="raw (default): no training, so the model's work is fixed")
+    parser.add_argument("--structure", type=int, default=1)
+    args = parser.parse_args()
+    options = PropagationOptions(method=args.method, device="cpu")
+    rows = []
+    for image_path, label_path in pair_images_with_labels(args.data / "images", args.data / "labels")[:args.cases]:
+        image = read_volume(image_path)
+        mask = read_label(label_path, image).array == args.structure
+        anchor = choose_anchors(mask, "representative", gabor_descriptors(normalise(image.array)))[0]
+        drawn = np.zeros(image.shape, np.uint8)
+        drawn[anchor] = mask[anchor]
+        painted = PaintedSegments(image, image.with_array(drawn), ["segment"])
+
+        start = time.perf_counter()
+        inside, _ = propagate_label(image, painted.label, options)
+        in_process = time.perf_counter() - start
+
+        start = time.perf_counter()
+        job = propagation_job(painted, options)
+        while not job.done:
+            time.sleep(0.02)  # a panel's timer polls every 100 ms; finer here, so as not to add to the overhead
+        through_job = time.perf_counter() - start
+        if job.error is not None:
+            raise job.error
+        same = np.array_equal(job.result[0].array, inside.array)
+        rows.append((base_name(image_path), in_process, through_job, same))
+        print(f"{base_name(image_path)}: in process {in_process:.2f} s, as a job {through_job:.2f} s, overhead "
+              f"{through_job - in_process:.2f} s, same labels: {same}", flush=True)
+    overhead = np.array([job - inside for _, inside, job, _ in rows])
+    print(f"{len(rows)} volumes, {args.method}: in process {np.mean([r[1] for r in rows]):.2f} s, as a job "
+          f"{np.mean([r[2] for r in rows]):.2f} s per volume; overhead {overhead.mean():.2f} ± {overhead.std():.2f} s "
+          f"per job; labels identical in {sum(r[3] for r in rows)} of {len(rows)}")
+
+
+if __name__ == "__main__":
+    main()
