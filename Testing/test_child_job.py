@@ -134,3 +134,22 @@ def test_a_ranking_job_and_a_cancelled_one(cohort, tmp_path):
     assert isinstance(cancelled.error, CancelledError) and not cancelled.folder.exists()
     assert (cohort / ".sparselabel" / "state.json").read_bytes() == state
     assert not is_locked(cohort / ".sparselabel")  # the killed child's lock is taken away
+
+
+def test_the_next_job_runs_in_a_process_started_ahead_with_its_imports_done(tmp_path):
+    from sparselabel.slicer.child_job import ChildJob, Spare
+
+    image, _ = phantoms.abdomen_volume(seed=1, shape=(6, 32, 32))
+    scan = write_image(image, tmp_path / "scan.nii.gz")
+    spare = Spare()
+    first = ChildJob(["inspect", str(scan)], tmp_path / "first", lambda job: job.output, spare=spare)
+    assert spare.process is None  # nothing is started alongside a job: it would take the job's cores
+    assert first.wait(120) and first.error is None and "3D 32×32×6" in first.result[0]
+    waiting = spare.process  # started for the next job once the first has ended
+    assert waiting is not None and waiting.poll() is None
+    second = ChildJob(["inspect", str(scan)], tmp_path / "second", lambda job: job.output, spare=spare)
+    assert second.process is waiting
+    assert second.wait(120) and second.error is None and second.result == first.result
+    leftover = spare.process
+    leftover.stdin.close()  # what happens when Slicer ends: the waiting process ends by itself
+    assert leftover.wait(60) == 0

@@ -30,6 +30,44 @@ from ..core.errors import CancelledError, UserInputError
 ERROR_PREFIX = "sparselabel: error: "
 
 
+def _start(command: list[str], folder: Path, stdin) -> subprocess.Popen:
+    """``command`` in its own process group (so that Cancel stops its children too), with this package importable."""
+    package = Path(__file__).resolve().parents[2]  # the folder that holds the sparselabel package
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(package), *filter(None, [os.environ.get("PYTHONPATH")])]), "PYTHONUNBUFFERED": "1"}
+    group = {"start_new_session": True} if os.name != "nt" else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=stdin, text=True,
+                            encoding="utf-8", errors="replace", cwd=folder, env=environment, **group)
+
+
+class Spare:
+    """A child process started ahead of the next job, with its imports done (``python -m sparselabel.cli.spare``):
+    starting Python and importing PyTorch costs seconds that a job then does not pay. It waits for one command on
+    stdin, runs it, and ends, so every job still has a process of its own; it ends by itself when Slicer does (its
+    stdin closes). None is started before the first job asks for one."""
+
+    def __init__(self, python: str | None = None):
+        self.python = python
+        self.process: subprocess.Popen | None = None
+
+    def take(self) -> subprocess.Popen | None:
+        """The waiting process, if one is ready; None the first time (the job then starts its own)."""
+        ready = self.process if self.process is not None and self.process.poll() is None else None
+        self.process = None
+        return ready
+
+    def prepare(self) -> None:
+        """Start the next job's process, once a job has ended: its imports then use no core a job needs."""
+        if self.process is None or self.process.poll() is not None:
+            self.process = _start([self.python or slicer_python(), "-m", "sparselabel.cli.spare"],
+                                  Path(tempfile.gettempdir()), subprocess.PIPE)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+        self.process = None
+
+
 def slicer_python() -> str:
     """Slicer's ``PythonSlicer`` beside the running Python (``.exe`` on Windows); this Python outside Slicer."""
     launcher = Path(sys.executable).parent / ("PythonSlicer.exe" if os.name == "nt" else "PythonSlicer")
@@ -63,7 +101,7 @@ class ChildJob:
     """
 
     def __init__(self, arguments: Sequence[str], folder: Path, read_result: Callable[[ChildJob], Any] | None = None,
-                 python: str | None = None):
+                 python: str | None = None, spare: Spare | None = None):
         self.folder = Path(folder)
         self.read_result = read_result
         self.progress: tuple[float, str] = (0.0, "starting")
@@ -75,15 +113,17 @@ class ChildJob:
         self._stderr: list[str] = []
         self._finished = False
         self._lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
-        package = Path(__file__).resolve().parents[2]  # the folder that holds the sparselabel package
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(package), *filter(None, [os.environ.get("PYTHONPATH")])]), "PYTHONUNBUFFERED": "1"}
-        group = {"start_new_session": True} if os.name != "nt" else {
-            "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-        self.process = subprocess.Popen(
-            [python or slicer_python(), "-m", "sparselabel", "--progress", "json", *arguments],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, encoding="utf-8",
-            errors="replace", cwd=self.folder, env=environment, **group)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        command = ["--progress", "json", *arguments]
+        self.spare = spare
+        process = spare.take() if spare is not None else None
+        if process is not None:  # a process that has its imports done already: it is told the command
+            process.stdin.write(json.dumps({"arguments": command, "folder": str(self.folder)}) + "\n")
+            process.stdin.close()
+            self.process = process
+        else:
+            self.process = _start([python or slicer_python(), "-m", "sparselabel", *command], self.folder,
+                                  subprocess.DEVNULL)
         self._readers = [threading.Thread(target=self._read, args=(stream, name), daemon=True)
                          for stream, name in ((self.process.stdout, "out"), (self.process.stderr, "err"))]
         for reader in self._readers:
@@ -158,6 +198,8 @@ class ChildJob:
             self.error = error
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
+            if self.spare is not None:
+                self.spare.prepare()
         if self.error is not None and not isinstance(self.error, CancelledError):
             self.log.append(str(self.error))
 

@@ -2,7 +2,8 @@
 
 Each function writes what the command needs into a new job folder (volumes as uncompressed NRRD, which keeps their
 geometry and values exactly), starts the command, and says how to read its result once it has ended: the same
-command a user runs in a terminal, so what is measured on the command line is what the panel gives.
+command a user runs in a terminal, so what is measured on the command line is what the panel gives. From the second
+job on, the command runs in a process started ahead with its imports done (:class:`.child_job.Spare`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from pathlib import Path
 
 from ..core.image import Image
 from ..core.io import read_label, write_image
-from .child_job import ChildJob, new_job_folder, work_folder
+from .child_job import ChildJob, Spare, new_job_folder, work_folder
+
+SPARE = Spare()  # the next job's process, started (with its imports done) while the user works on
 
 
 def network_cache() -> Path:
@@ -39,7 +42,7 @@ def propagation_job(painted, options, cache: Path | None = None) -> ChildJob:
     def read(job: ChildJob) -> tuple[Image, dict]:
         return read_label(result, painted.volume), json.loads(record.read_text())
 
-    return ChildJob(arguments, folder, read)
+    return ChildJob(arguments, folder, read, spare=SPARE)
 
 
 def suggestion_job(image: Image, checkpoint: Path | None = None, count: int = 1) -> ChildJob:
@@ -59,7 +62,7 @@ def suggestion_job(image: Image, checkpoint: Path | None = None, count: int = 1)
         centre = ((image.shape[2] - 1) / 2, (image.shape[1] - 1) / 2)
         return [(k, tuple(float(v) for v in (to_ras @ np.array([*centre, k, 1.0]))[:3])) for k in indices]
 
-    return ChildJob(arguments, folder, read)
+    return ChildJob(arguments, folder, read, spare=SPARE)
 
 
 def training_job(volumes: Path, checkpoint: Path, seconds: float) -> ChildJob:
@@ -67,7 +70,7 @@ def training_job(volumes: Path, checkpoint: Path, seconds: float) -> ChildJob:
     file is chosen in a save dialog, which has asked before replacing it."""
     arguments = ["train-propagator", str(volumes), "--out", str(checkpoint), "--budget", repr(float(seconds)),
                  "--overwrite"]
-    return ChildJob(arguments, new_job_folder(), lambda job: Path(checkpoint))
+    return ChildJob(arguments, new_job_folder(), lambda job: Path(checkpoint), spare=SPARE)
 
 
 def ranking_job(cohort: Path, labels: Path, budget: int, strategy: str, alpha: float, embedder: str,
@@ -80,4 +83,4 @@ def ranking_job(cohort: Path, labels: Path, budget: int, strategy: str, alpha: f
                  "--alpha", repr(float(alpha)), "--embedder", embedder, "--out", str(folder)]
     if embedder_path is not None:
         arguments += ["--embedder-path", str(embedder_path)]
-    return ChildJob(arguments, folder, lambda job: saved_round(cohort, labels))
+    return ChildJob(arguments, folder, lambda job: saved_round(cohort, labels), spare=SPARE)
