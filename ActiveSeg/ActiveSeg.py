@@ -257,9 +257,18 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._openScan(name)
 
     def onSaveAndNext(self) -> None:
+        from sparselabel.slicer.panel_jobs import ShownErrors
+        from sparselabel.slicer.scan_labelling import EmptyLabelError
+
         saved = None
-        with slicer.util.tryWithErrorDisplay(_("Failed to save the label."), waitCursor=True):
-            saved = self.logic.saveCurrentLabel(self._parameterNode)
+        with ShownErrors(_("Failed to save the label.")):
+            try:
+                saved = self.logic.saveCurrentLabel(self._parameterNode)
+            except EmptyLabelError:
+                if not slicer.util.confirmYesNoDisplay(_("Nothing is painted on this scan. Save it as a scan without "
+                                                         "the structure (a negative case)?")):
+                    return
+                saved = self.logic.saveCurrentLabel(self._parameterNode, allowEmpty=True)
             self.ui.statusLabel.text = _("Saved {path}").format(path=saved)
             self.ui.cohortSummaryLabel.text = self.logic.cohortSummary(self._parameterNode.cohortFolder,
                                                                        self._parameterNode.labelsFolder)
@@ -463,8 +472,9 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
         current = self._labelArray(parameters)
         return current.shape != self._openedLabel.shape or bool((current != self._openedLabel).any())
 
-    def saveCurrentLabel(self, parameters) -> pathlib.Path:
-        """Write the open scan's label file (atomically, with the scan's geometry) and mark it labelled."""
+    def saveCurrentLabel(self, parameters, allowEmpty: bool = False) -> pathlib.Path:
+        """Write the open scan's label file (atomically, with the scan's geometry) and mark it labelled; an empty
+        label only with ``allowEmpty`` (the scan does not show the structure)."""
         from sparselabel.core.errors import UserInputError
         from sparselabel.slicer import mrml
         from sparselabel.slicer.scan_labelling import save_label
@@ -474,7 +484,7 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
             raise UserInputError("no scan is open: press Label next or click a scan on the map")
         name = volume.GetName()
         path = save_label(segmentation, volume, self._scanPath(parameters, name),
-                          self.labelsFolderFor(parameters.cohortFolder, parameters.labelsFolder))
+                          self.labelsFolderFor(parameters.cohortFolder, parameters.labelsFolder), allowEmpty)
         self._openedLabel = self._labelArray(parameters)
         table = parameters.worklistTable
         if table is not None:

@@ -83,11 +83,11 @@ def test_torch_comes_from_the_pytorch_extension_with_confirmation(monkeypatch, t
     fake = FakeSlicer(monkeypatch, tmp_path, "5.12")
     _pretend_missing(monkeypatch, {"torch", "monai"})
     installed = dependencies.ensure_in_slicer("OneSliceSeg")
-    assert fake.calls[0] == ("installTorch", True, ">=2.1")
+    assert fake.calls[0] == ("installTorch", True, ">=2.3")
     kind, requirements, pins, requester = fake.calls[1]
     assert kind == "pip_ensure" and requirements == ["monai>=1.3"] and requester == "OneSliceSeg"
     assert any(p.startswith("numpy==") for p in pins) and any(p.startswith("SimpleITK==") for p in pins)
-    assert installed == ["torch>=2.1", "monai>=1.3"]
+    assert installed == ["torch>=2.3", "monai>=1.3"]
 
 
 def test_slicer_5_10_asks_first_and_pins_slicers_own_packages(monkeypatch, tmp_path):
@@ -105,7 +105,7 @@ def test_slicer_5_10_asks_first_and_pins_slicers_own_packages(monkeypatch, tmp_p
 @pytest.mark.parametrize("version", ["5.10", "5.12"])
 def test_declining_changes_nothing(monkeypatch, tmp_path, version):
     fake = FakeSlicer(monkeypatch, tmp_path, version, confirm=False)
-    _pretend_missing(monkeypatch, {"scipy"})
+    _pretend_missing(monkeypatch, {"openTSNE"})
     with pytest.raises(CancelledError, match="declined"):
         dependencies.ensure_in_slicer("ActiveSeg")
     assert not any(call[0] == "pip_install" for call in fake.calls)
@@ -132,3 +132,39 @@ def test_status_names_what_is_missing_or_the_device(monkeypatch):
     _pretend_missing(monkeypatch, {"monai"})
     text = dependencies.status_text(include_device=True)
     assert "monai: missing (needs monai>=1.3)" in text and "Compute device" not in text
+
+
+def test_the_torch_floor_is_the_same_everywhere_and_has_every_api_used():
+    from conftest import REPOSITORY
+    from packaging.requirements import Requirement
+
+    floor = Requirement(dependencies.TORCH_REQUIREMENT).specifier
+    declared = (REPOSITORY / "pyproject.toml").read_text()
+    assert f'"{dependencies.TORCH_REQUIREMENT}"' in declared  # the pip package and the Slicer set-up agree
+    source = "".join(p.read_text() for p in (REPOSITORY / "sparselabel").rglob("*.py"))
+    if "torch.amp.GradScaler(" in source:  # torch.amp.GradScaler(device) is in PyTorch 2.3 and later only
+        assert not floor.contains("2.2.2") and floor.contains("2.3.0")
+
+
+def test_scipy_numpy_simpleitk_and_vtk_are_slicers_own_and_matplotlib_is_never_asked_for():
+    names = {r.split(">")[0].split("=")[0].lower() for r in dependencies.REQUIREMENTS}
+    assert not names & {"numpy", "simpleitk", "scipy", "vtk", "matplotlib"}
+    assert {"numpy", "SimpleITK", "scipy", "vtk"} <= set(dependencies.SLICER_PROVIDED)
+
+
+def test_a_ranking_job_runs_without_matplotlib(tmp_path):
+    import subprocess
+
+    from sparselabel.core import phantoms as phantom_data
+    from sparselabel.core.io import write_image
+
+    cohort = tmp_path / "cohort"
+    for index, case in enumerate(phantom_data.chest_cohort(per_group=2, size=48)):
+        write_image(case.image, cohort / f"scan{index}.png")
+    code = ("import sys; sys.modules['matplotlib'] = None\n"  # as inside Slicer, where nobody installs it
+            "from sparselabel.cli import main\n"
+            f"sys.exit(main(['rank', {str(cohort)!r}, '--budget', '2', '--no-map', '--out', "
+            f"{str(tmp_path / 'out')!r}]))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, encoding="utf-8", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "ranking.csv").exists() and not (tmp_path / "out" / "map.png").exists()

@@ -11,6 +11,7 @@ import types
 import pytest
 
 from sparselabel.core import phantoms
+from sparselabel.core.errors import UserInputError
 from sparselabel.core.io import write_image
 from sparselabel.slicer.child_job import ChildJob
 from sparselabel.slicer.panel_jobs import JobPanel
@@ -93,3 +94,13 @@ def test_bad_input_is_shown_as_its_one_line(panel, tmp_path):
     panel.start(_job(tmp_path, "inspect", str(tmp_path / "absent.nii.gz")), applied.append)
     _until_idle(panel)
     assert applied == [] and panel.errors == [f"{tmp_path / 'absent.nii.gz'}: no such file or folder"]
+
+
+def test_a_result_that_cannot_be_applied_is_shown_and_ends_there(panel, tmp_path, scan):
+    def apply(result):
+        raise UserInputError("the segmentation was deleted meanwhile")
+
+    panel.start(_job(tmp_path, "inspect", str(scan)), apply)
+    _until_idle(panel)  # nothing escapes the timer's slot
+    assert panel.errors == ["Failed to apply the result.\n\nthe segmentation was deleted meanwhile"]
+    assert not panel.busy

@@ -22,6 +22,9 @@ def test_a_2d_scan_is_labelled_and_saved_as_a_2d_picture(mrml_scene, tmp_path):
     assert mrml.segment_ids(segmentation) and not labels.exists()  # one empty segment, nothing written yet
     with pytest.raises(UserInputError, match="label of case1 is empty"):
         save_label(segmentation, volume, scan, labels)
+    assert not labels.exists()
+    negative = save_label(segmentation, volume, scan, labels, allow_empty=True)  # a scan without the structure
+    assert not read_label(negative, read_image(scan)).array.any()
     mrml.write_segment(segmentation, mrml.segment_ids(segmentation)[0], case.label.array[None] > 0, volume)
     saved = save_label(segmentation, volume, scan, labels)
     assert saved == labels / "case1.png"

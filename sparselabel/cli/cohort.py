@@ -23,15 +23,16 @@ def _rank(args: argparse.Namespace) -> int:
     if Path(args.out).resolve() == Path(args.cohort).resolve():
         raise UserInputError(f"--out {args.out}: is the cohort folder, where map.png would count as a scan; expected "
                              "another folder for ranking.csv and map.png")
-    out = output_folder(args.out, foreign_outputs(args.cohort, args.out), args.overwrite)
+    outputs = OUTPUTS[:1] if args.no_map else OUTPUTS
+    out = output_folder(args.out, foreign_outputs(args.cohort, args.out, outputs), args.overwrite)
     if args.from_list:
         from ..selection.cohort_list import link_cohort
 
         link_cohort(args.from_list, args.cohort, log=lambda line: print(line, file=sys.stderr))
 
     def write_outputs(ranked: RankedRound) -> None:  # before the state records the round
-        output_folder(out, foreign_outputs(args.cohort, out), args.overwrite)  # nothing of the user's came meanwhile
-        write_round_outputs(args.cohort, ranked, out,
+        output_folder(out, foreign_outputs(args.cohort, out, outputs), args.overwrite)  # none of the user's came
+        write_round_outputs(args.cohort, ranked, out, None if args.no_map else
                             f"Cohort map — round {ranked.number} ({args.strategy}), {len(ranked.names)} scans")
 
     with progress_for(args, "rank") as progress:
@@ -39,7 +40,7 @@ def _rank(args: argparse.Namespace) -> int:
                              args.seed, log=progress.log, embedder_path=args.embedder_path, progress=progress,
                              outputs=write_outputs)
     worklist, round_number, names = ranked.worklist, ranked.number, ranked.names
-    csv_path, map_path = (out / name for name in OUTPUTS)
+    written = " and ".join(str(out / name) for name in outputs)
     picks = [w for w in worklist if w.status == "next"]
     labelled = sum(w.status == "labelled" for w in worklist)
     print(f"round {round_number}: {args.strategy}, {len(names)} scans on the map, {labelled} labelled, "
@@ -48,7 +49,7 @@ def _rank(args: argparse.Namespace) -> int:
         parts = "" if pick.score is None else (f"  score {pick.score:.3f} (entropy {pick.entropy:.3f}, "
                                               f"diversity {pick.diversity:.3f})")
         print(f"{pick.rank:3d}. {pick.scan}  cluster {pick.cluster + 1}{parts}")
-    print(f"wrote {csv_path} and {map_path}")
+    print(f"wrote {written}")
     return 0
 
 
@@ -103,6 +104,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                       "$SPARSELABEL_MODELS/<embedder>")
     rank.add_argument("--seed", type=SEED, default=0, help="random seed (default: %(default)s)")
     rank.add_argument("--out", default=".", help="folder for ranking.csv and map.png (default: current folder)")
+    rank.add_argument("--no-map", action="store_true", help="write ranking.csv only, no map.png (the map's "
+                      "coordinates are kept in the cohort's state all the same)")
     rank.add_argument("--overwrite", action="store_true", help="replace ranking.csv and map.png in --out even when "
                       "they are not the ones an earlier round of this cohort wrote")
     rank.set_defaults(run=_rank)

@@ -27,24 +27,25 @@ def _journal(cohort: Path) -> dict[str, str]:
     return written if isinstance(written, dict) else {}
 
 
-def foreign_outputs(cohort: str | Path, folder: str | Path) -> list[str]:
-    """The outputs present in ``folder`` that this cohort's rounds did not write as they are now."""
+def foreign_outputs(cohort: str | Path, folder: str | Path, names: tuple[str, ...] = OUTPUTS) -> list[str]:
+    """The outputs (of ``names``) present in ``folder`` that this cohort's rounds did not write as they are now."""
     written, folder = _journal(Path(cohort)), Path(folder)
-    return [name for name in OUTPUTS if (folder / name).exists()
+    return [name for name in names if (folder / name).exists()
             and written.get(str((folder / name).resolve())) != content_hash(folder / name)]
 
 
-def write_round_outputs(cohort: str | Path, ranked, folder: str | Path, title: str) -> list[Path]:
-    """Write ``ranked``'s worklist and map into ``folder``: both rendered first, the journal next, then both put in
-    place (each atomically)."""
+def write_round_outputs(cohort: str | Path, ranked, folder: str | Path, title: str | None) -> list[Path]:
+    """Write ``ranked``'s worklist and (with a ``title``) its map into ``folder``: all rendered first, the journal
+    next, then all put in place (each atomically). Without a title no map is drawn, and matplotlib is not needed."""
     from .ranking import draw_map, write_worklist
 
     cohort, folder = Path(cohort), Path(folder)
-    targets = [folder / name for name in OUTPUTS]
+    targets = [folder / name for name in (OUTPUTS if title is not None else OUTPUTS[:1])]
     with ExitStack() as stack:
         drafts = [stack.enter_context(atomic_path(target)) for target in targets]
         write_worklist(ranked.worklist, drafts[0])
-        draw_map(ranked.points, ranked.names, ranked.worklist, drafts[1], title=title)
+        if title is not None:
+            draw_map(ranked.points, ranked.names, ranked.worklist, drafts[1], title=title)
         digests = {str(t.resolve()): content_hash(d) for t, d in zip(targets, drafts, strict=True)}
         write_text(cohort / STATE_FOLDER / JOURNAL, json.dumps({**_journal(cohort), **digests}, indent=1))
     ranked.state.rounds[-1]["outputs"] = digests  # the round, once committed, names the files it wrote

@@ -5,10 +5,11 @@ Rules, from how Slicer extensions break users' installations:
   needs it, and only after the user confirms;
 * PyTorch comes only through the PyTorch extension (``PyTorchUtils``), which picks the build that matches the GPU
   driver; a plain ``pip install torch`` could pull the wrong CUDA build or several GB for nothing;
-* numpy, SimpleITK and vtk are Slicer's own builds and are never replaced (Slicer's SimpleITK has its own IO);
+* numpy, SimpleITK, scipy and vtk are Slicer's own builds and are never replaced (Slicer's SimpleITK has its own
+  IO); matplotlib is for the command line's pictures and is never asked for inside Slicer;
 * everything else goes through ``slicer.packaging.pip_ensure`` (Slicer ≥ 5.12) or a confirmed
   ``slicer.util.pip_install`` (Slicer 5.10), both with a constraints file pinning the installed numpy, SimpleITK,
-  vtk and torch so that pip cannot replace them.
+  scipy, vtk and torch so that pip cannot replace them.
 
 Checking is cheap (package metadata only; torch is not imported), so panels can show what is missing at once.
 """
@@ -20,11 +21,13 @@ from dataclasses import dataclass
 
 from ..core.errors import CancelledError, UserInputError
 
-TORCH_REQUIREMENT = "torch>=2.1"
+# The oldest PyTorch with every API the package uses: torch.amp.GradScaler("cuda") came with 2.3. pip then picks a
+# MONAI release that works with the torch Slicer has (MONAI 1.3 asks for torch ≥ 1.9, later ones for more).
+TORCH_REQUIREMENT = "torch>=2.3"
 # Packages installed with pip on first use. torch-dependent ones (monai) come after torch is in place.
-REQUIREMENTS = ("monai>=1.3", "scikit-learn>=1.3", "scipy>=1.12", "openTSNE>=1.0")
+REQUIREMENTS = ("monai>=1.3", "scikit-learn>=1.3", "openTSNE>=1.0")
 # Slicer ships its own builds of these; pip must never upgrade or replace them.
-SLICER_PROVIDED = ("numpy", "SimpleITK", "vtk")
+SLICER_PROVIDED = ("numpy", "SimpleITK", "scipy", "vtk")
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ def ranking_job(cohort: Path, labels: Path, budget: int, strategy: str, alpha: f
 
     folder = new_job_folder()
     arguments = ["rank", str(cohort), "--labels", str(labels), "--budget", str(int(budget)), "--strategy", strategy,
-                 "--alpha", repr(float(alpha)), "--embedder", embedder, "--out", str(folder)]
+                 "--alpha", repr(float(alpha)), "--embedder", embedder, "--out", str(folder), "--no-map"]
     if embedder_path is not None:
         arguments += ["--embedder-path", str(embedder_path)]
     return ChildJob(arguments, folder, lambda job: saved_round(cohort, labels), spare=SPARE)

@@ -84,8 +84,34 @@ class JobPanel:
             logging.error("%s failed", self.module_name, exc_info=job.error)
             slicer.util.errorDisplay(f"{self.module_name} failed: {job.error}")
         else:
-            with slicer.util.tryWithErrorDisplay("Failed to apply the result.", waitCursor=True):
+            with ShownErrors("Failed to apply the result."):
                 self._finished(job.result)
+
+
+class ShownErrors:
+    """A block whose error is shown to the user (and logged) and ends there, unlike ``tryWithErrorDisplay``, which
+    shows it and raises it again: the code after the block goes on, and asks :attr:`failed` to know what happened.
+    """
+
+    def __init__(self, message: str):
+        self.message = message
+        self.failed = False
+
+    def __enter__(self) -> ShownErrors:
+        return self
+
+    def __exit__(self, kind, error, trace) -> bool:
+        if error is None or not isinstance(error, Exception):
+            return False
+        import slicer
+
+        self.failed = True
+        if isinstance(error, UserInputError):
+            slicer.util.errorDisplay(f"{self.message}\n\n{error}")
+        else:
+            logging.error("%s", self.message, exc_info=(kind, error, trace))
+            slicer.util.errorDisplay(f"{self.message}\n\n{error}")
+        return True
 
 
 def dependencies_ready(logic, status_label) -> bool:

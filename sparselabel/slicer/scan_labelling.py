@@ -46,11 +46,17 @@ def open_scan(scene, scan: Path, labels_folder: Path):
     return volume, segmentation
 
 
-def save_label(segmentation_node, volume_node, scan: Path, labels_folder: Path) -> Path:
-    """Write the segmentation as the scan's label file (see the module docstring); returns its path."""
+class EmptyLabelError(UserInputError):
+    """The label to save holds no structure: a mistake, or a scan without it (a negative case, a label too)."""
+
+
+def save_label(segmentation_node, volume_node, scan: Path, labels_folder: Path, allow_empty: bool = False) -> Path:
+    """Write the segmentation as the scan's label file (see the module docstring); returns its path. An empty
+    label is written only with ``allow_empty`` (the user said the scan does not show the structure)."""
     painted = mrml.segmentation_to_label_image(segmentation_node, volume_node)
-    if not painted.array.any():
-        raise UserInputError(f"the label of {base_name(scan)} is empty; paint the structure before saving")
+    if not painted.array.any() and not allow_empty:
+        raise EmptyLabelError(f"the label of {base_name(scan)} is empty; paint the structure before saving, or "
+                              "save it as a scan without the structure")
     image = read_image(scan)
     if painted.array.size != image.array.size:
         raise UserInputError(f"{scan}: the scan has {image.array.shape} voxels but the segmentation was painted on "
