@@ -4,6 +4,7 @@ import logging
 import pathlib
 from typing import Annotated
 
+import qt
 import slicer
 import vtk
 from slicer import (
@@ -97,6 +98,11 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         uiWidget.setMRMLScene(slicer.mrmlScene)
 
         self.logic = ActiveSegLogic()
+        # The cohort folder is listed (a DICOM probe of every sub-folder) once typing has paused, not per keystroke.
+        self._summaryTimer = qt.QTimer()
+        self._summaryTimer.setSingleShot(True)
+        self._summaryTimer.setInterval(600)
+        self._summaryTimer.connect("timeout()", self._summariseCohort)
 
         self.ui.embeddedSegmentEditorWidget.setMRMLSegmentEditorNode(self.logic.segmentEditorNode())
 
@@ -167,12 +173,8 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def _updateFromParameters(self, caller=None, event=None) -> None:
         parameters = self._parameterNode
-        folders = (parameters.cohortFolder, parameters.labelsFolder)
-        if folders != self._summarisedFolders:  # list the folder only when it changed
-            self._summarisedFolders = folders
-            self.ui.cohortSummaryLabel.text = self.logic.cohortSummary(*folders)
-            if not self._jobs.busy and parameters.cohortFolder != pathlib.Path():
-                self._showRound(self.logic.restoreRound(parameters))  # reopening a cohort resumes its last round
+        if (parameters.cohortFolder, parameters.labelsFolder) != self._summarisedFolders:
+            self._summaryTimer.start()  # (re)started by every change: it fires once the user has stopped typing
         editor = self.ui.embeddedSegmentEditorWidget
         if editor.segmentationNode() != parameters.currentSegmentation:
             editor.setSegmentationNode(parameters.currentSegmentation)
@@ -183,6 +185,19 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.embedderPathLineEdit.enabled = parameters.embedder in FOUNDATION_EMBEDDERS
         self.ui.alphaSliderWidget.enabled = parameters.strategy == "al"
         self._setBusy(self._jobs is not None and self._jobs.busy)
+
+    def _summariseCohort(self) -> None:
+        """List the chosen cohort folder (only an existing one) and resume its last round."""
+        parameters = self._parameterNode
+        if parameters is None:
+            return
+        folders = (parameters.cohortFolder, parameters.labelsFolder)
+        if folders == self._summarisedFolders or not (folders[0] == pathlib.Path() or folders[0].is_dir()):
+            return
+        self._summarisedFolders = folders
+        self.ui.cohortSummaryLabel.text = self.logic.cohortSummary(*folders)
+        if not self._jobs.busy and parameters.cohortFolder != pathlib.Path():
+            self._showRound(self.logic.restoreRound(parameters))  # reopening a cohort resumes its last round
 
     def _setBusy(self, busy: bool) -> None:
         parameters = self._parameterNode

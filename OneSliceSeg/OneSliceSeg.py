@@ -216,17 +216,23 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         index, ras = self._suggestions.pop(0)
         self._suggestions.append((index, ras))  # pressing again goes on to the next one, round and round
         layoutManager = slicer.app.layoutManager()
+        where = ""
         if layoutManager is not None:  # absent with --no-main-window
             for name in layoutManager.sliceViewNames():
                 layoutManager.sliceWidget(name).sliceLogic().GetSliceNode().JumpSliceByOffsetting(*ras)
+            red = layoutManager.sliceWidget("Red")
+            if red is not None:  # the offset the Red view's slider shows
+                where = _(", at {offset:.1f} mm in the Red view").format(offset=red.sliceLogic().GetSliceOffset())
+        slices = self._parameterNode.inputVolume.GetImageData().GetDimensions()[2]
         if count == 1:
-            self.ui.statusLabel.text = _("Suggested slice {index}: paint the structure on it (or on any other "
-                                         "slice), then press Propagate.").format(index=index)
+            self.ui.statusLabel.text = _("Suggested slice {index} of 0–{last}{where}: paint the structure on it (or "
+                                         "on any other slice), then press Propagate.").format(
+                                             index=index, last=slices - 1, where=where)
         else:
             allSlices = ", ".join(str(i) for i in sorted(i for i, _ras in self._suggestions))
-            self.ui.statusLabel.text = _("Suggested slices {all}; now on slice {index}. Paint the structure on "
-                                         "each (Suggest slice moves to the next), then press Propagate.").format(
-                                             all=allSlices, index=index)
+            self.ui.statusLabel.text = _("Suggested slices {all} of 0–{last}; now on slice {index}{where}. Paint the "
+                                         "structure on each (Suggest slice moves to the next), then press "
+                                         "Propagate.").format(all=allSlices, last=slices - 1, index=index, where=where)
 
     def _checkpoint(self):
         if self._parameterNode.modelSource == CHECKPOINT and self._parameterNode.checkpointPath != pathlib.Path():
@@ -347,11 +353,13 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
         return _waitFor(self.suggestionJob(volumeNode, checkpoint, count))
 
     def suggestionJob(self, volumeNode, checkpoint=None, count=1):
-        """:meth:`suggestSlices` as ``sparselabel suggest-slice`` in a child process (the volume is read here)."""
+        """:meth:`suggestSlices` as ``sparselabel suggest-slice`` in a child process (the volume is read here); the
+        positions are where Slicer shows the slices, through the volume's parent transforms."""
         from sparselabel.slicer import mrml
         from sparselabel.slicer.jobs import suggestion_job
 
-        return suggestion_job(mrml.volume_node_to_image(volumeNode), checkpoint, count)
+        return suggestion_job(mrml.volume_node_to_image(volumeNode), checkpoint, count,
+                              lambda ras: mrml.to_world(volumeNode, ras))
 
     def propagationOptions(self, checkpoint=None, adaptationSeconds=60.0):
         from sparselabel.propagation.one_slice import PropagationOptions

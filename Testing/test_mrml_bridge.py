@@ -261,3 +261,17 @@ def test_reading_and_writing_segments_leaves_no_node_behind(mrml_scene):
         mask = mrml.segment_array(segmentation, segment_id, volume)
     assert mask.sum() == (label.array == 1).sum()
     assert mrml_scene.GetNumberOfNodes() == nodes  # no colour tables, display nodes or labelmaps left over
+
+
+def test_a_point_of_a_transformed_volume_is_where_slicer_shows_it(mrml_scene):
+    import vtk
+
+    image, _ = phantoms.abdomen_volume(seed=1, shape=(6, 32, 32))
+    volume = mrml.image_to_volume_node(mrml_scene, image, "Abdomen")
+    assert mrml.to_world(volume, (1.0, 2.0, 3.0)) == (1.0, 2.0, 3.0)
+    shift = mrml_scene.AddNewNodeByClass("vtkMRMLLinearTransformNode")
+    matrix = vtk.vtkMatrix4x4()
+    matrix.SetElement(0, 3, 10.0)  # 10 mm to the right
+    shift.SetMatrixTransformToParent(matrix)
+    volume.SetAndObserveTransformNodeID(shift.GetID())
+    assert mrml.to_world(volume, (1.0, 2.0, 3.0)) == (11.0, 2.0, 3.0)

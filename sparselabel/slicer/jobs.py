@@ -45,9 +45,10 @@ def propagation_job(painted, options, cache: Path | None = None) -> ChildJob:
     return ChildJob(arguments, folder, read, spare=SPARE)
 
 
-def suggestion_job(image: Image, checkpoint: Path | None = None, count: int = 1) -> ChildJob:
+def suggestion_job(image: Image, checkpoint: Path | None = None, count: int = 1, to_world=None) -> ChildJob:
     """``suggest-slice`` on ``image``; the result is the suggested slices (along k) in slice order, each as
-    ``(index, RAS position of its centre)``."""
+    ``(index, RAS position of its centre)`` — in world space when ``to_world`` maps a volume's RAS point there (a
+    parent transform)."""
     import numpy as np
 
     folder = new_job_folder()
@@ -60,7 +61,8 @@ def suggestion_job(image: Image, checkpoint: Path | None = None, count: int = 1)
     def read(job: ChildJob) -> list[tuple[int, tuple[float, ...]]]:
         indices = sorted(int(line) for line in job.output if line.strip().isdigit())
         centre = ((image.shape[2] - 1) / 2, (image.shape[1] - 1) / 2)
-        return [(k, tuple(float(v) for v in (to_ras @ np.array([*centre, k, 1.0]))[:3])) for k in indices]
+        points = [tuple(float(v) for v in (to_ras @ np.array([*centre, k, 1.0]))[:3]) for k in indices]
+        return [(k, to_world(p) if to_world is not None else p) for k, p in zip(indices, points, strict=True)]
 
     return ChildJob(arguments, folder, read, spare=SPARE)
 

@@ -52,6 +52,18 @@ def _numpy_to_matrix(array: np.ndarray):
 # ---------------------------------------------------------------------------------------------------- volumes
 
 
+def to_world(node, point) -> tuple[float, float, float]:
+    """``point`` (RAS, in the node's own space) where Slicer shows it: through the node's parent transforms."""
+    import vtk
+
+    parent = node.GetParentTransformNode()
+    if parent is None:
+        return tuple(float(v) for v in point)
+    transform = vtk.vtkGeneralTransform()
+    parent.GetTransformToWorld(transform)
+    return tuple(float(v) for v in transform.TransformPoint([float(v) for v in point]))
+
+
 def volume_node_to_image(node) -> Image:
     """A copy of a scalar volume node's voxels with the geometry of its IJK→RAS matrix."""
     import vtk
