@@ -27,6 +27,7 @@ from slicer.util import VTKObservationMixin
 EMBEDDERS = ["filterbank", "pixels", "dinov2", "resnet50"]  # see sparselabel.selection.embedders
 FOUNDATION_EMBEDDERS = ("dinov2", "resnet50")
 STRATEGIES = ["coldstart", "al", "random"]
+DEVICES = ["auto", "cpu", "cuda", "mps"]  # as the command line's --device
 
 #
 # ActiveSeg
@@ -72,6 +73,7 @@ class ActiveSegParameterNode:
     mapChart: vtkMRMLPlotChartNode
     currentVolume: vtkMRMLScalarVolumeNode
     currentSegmentation: vtkMRMLSegmentationNode
+    device: Annotated[str, Choice(DEVICES)] = "auto"
 
 
 #
@@ -109,7 +111,7 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         from sparselabel.slicer.panel_jobs import JobPanel
 
         self._jobs = JobPanel(self.ui.progressBar, self.ui.statusLabel, self._setBusy, "ActiveSeg",
-                              _("Cancelled: the cohort's saved state is unchanged."))
+                              _("Cancelled: the cohort's saved state is unchanged."), self.ui.logTextEdit)
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
@@ -396,7 +398,8 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
         embedderPath = parameters.embedderPath if parameters.embedderPath != pathlib.Path() else None
         return ranking_job(parameters.cohortFolder,
                            self.labelsFolderFor(parameters.cohortFolder, parameters.labelsFolder),
-                           parameters.budget, strategy, parameters.alpha, parameters.embedder, embedderPath)
+                           parameters.budget, strategy, parameters.alpha, parameters.embedder, embedderPath,
+                           parameters.device)
 
     def restoreRound(self, parameters):
         """The cohort's last saved round, or None (a new cohort, or a folder that is not one)."""

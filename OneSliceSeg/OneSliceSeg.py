@@ -21,6 +21,7 @@ from slicer.util import VTKObservationMixin
 
 ADAPT = "Adapt to this volume"
 CHECKPOINT = "Trained checkpoint"
+DEVICES = ["auto", "cpu", "cuda", "mps"]  # as the command line's --device
 
 #
 # OneSliceSeg
@@ -62,6 +63,7 @@ class OneSliceSegParameterNode:
     adaptationSeconds: Annotated[float, WithinRange(5, 600)] = 60
     slicesToPaint: Annotated[int, WithinRange(1, 9)] = 1
     trainingFolder: pathlib.Path
+    device: Annotated[str, Choice(DEVICES)] = "auto"
 
 
 #
@@ -96,7 +98,7 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         from sparselabel.slicer.panel_jobs import JobPanel
 
         self._jobs = JobPanel(self.ui.progressBar, self.ui.statusLabel, self._setBusy, "OneSliceSeg",
-                              _("Cancelled: the segmentation is unchanged."))
+                              _("Cancelled: the segmentation is unchanged."), self.ui.logTextEdit)
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
@@ -210,7 +212,8 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 self._showNextSuggestion(count)
 
             self._propagating = False
-            self._jobs.start(self.logic.suggestionJob(volumeNode, self._checkpoint(), count), finished)
+            self._jobs.start(self.logic.suggestionJob(volumeNode, self._checkpoint(), count,
+                                                      self._parameterNode.device), finished)
 
     def _showNextSuggestion(self, count: int) -> None:
         index, ras = self._suggestions.pop(0)
@@ -245,7 +248,8 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 return
             parameters = self._parameterNode
             painted = self.logic.readPaintedSegments(parameters.inputVolume, parameters.segmentation)
-            options = self.logic.propagationOptions(self._checkpoint(), parameters.adaptationSeconds)
+            options = self.logic.propagationOptions(self._checkpoint(), parameters.adaptationSeconds,
+                                                    parameters.device)
             volume, segmentation = parameters.inputVolume, parameters.segmentation
 
             def finished(result):
@@ -277,7 +281,8 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 self.ui.statusLabel.text = _("Trained network saved to {path}; it is now selected.").format(path=path)
 
             self._propagating = False
-            self._jobs.start(self.logic.trainingJob(folder, pathlib.Path(target)), finished)
+            self._jobs.start(self.logic.trainingJob(folder, pathlib.Path(target),
+                                                    device=self._parameterNode.device), finished)
 
     def onCancel(self) -> None:
         self._jobs.cancel()
@@ -352,19 +357,19 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
         its centre, in slice order (waited for: scripts and tests)."""
         return _waitFor(self.suggestionJob(volumeNode, checkpoint, count))
 
-    def suggestionJob(self, volumeNode, checkpoint=None, count=1):
+    def suggestionJob(self, volumeNode, checkpoint=None, count=1, device="auto"):
         """:meth:`suggestSlices` as ``sparselabel suggest-slice`` in a child process (the volume is read here); the
         positions are where Slicer shows the slices, through the volume's parent transforms."""
         from sparselabel.slicer import mrml
         from sparselabel.slicer.jobs import suggestion_job
 
         return suggestion_job(mrml.volume_node_to_image(volumeNode), checkpoint, count,
-                              lambda ras: mrml.to_world(volumeNode, ras))
+                              lambda ras: mrml.to_world(volumeNode, ras), device)
 
-    def propagationOptions(self, checkpoint=None, adaptationSeconds=60.0):
+    def propagationOptions(self, checkpoint=None, adaptationSeconds=60.0, device="auto"):
         from sparselabel.propagation.one_slice import PropagationOptions
 
-        return PropagationOptions(model=checkpoint, adaptation_seconds=float(adaptationSeconds))
+        return PropagationOptions(model=checkpoint, adaptation_seconds=float(adaptationSeconds), device=device)
 
     def readPaintedSegments(self, volumeNode, segmentationNode, segmentIds=None):
         from sparselabel.slicer.segment_propagation import read_painted_segments
@@ -389,12 +394,12 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
 
         return propagation_job(painted, options)
 
-    def trainingJob(self, folder, checkpointPath, seconds=600.0):
+    def trainingJob(self, folder, checkpointPath, seconds=600.0, device="auto"):
         """``sparselabel train-propagator`` on the volumes of ``folder`` in a child process; the job's result is the
         checkpoint path."""
         from sparselabel.slicer.jobs import training_job
 
-        return training_job(pathlib.Path(folder), pathlib.Path(checkpointPath), seconds)
+        return training_job(pathlib.Path(folder), pathlib.Path(checkpointPath), seconds, device)
 
     @staticmethod
     def describeRun(record: dict) -> str:

@@ -104,3 +104,18 @@ def test_a_result_that_cannot_be_applied_is_shown_and_ends_there(panel, tmp_path
     _until_idle(panel)  # nothing escapes the timer's slot
     assert panel.errors == ["Failed to apply the result.\n\nthe segmentation was deleted meanwhile"]
     assert not panel.busy
+
+
+class _LogView:
+    def __init__(self):
+        self.lines = []
+
+    def appendPlainText(self, line):  # noqa: N802 (Qt's name)
+        self.lines.append(line)
+
+
+def test_the_panel_log_shows_what_the_job_said(panel, tmp_path):
+    panel.log_view = _LogView()
+    panel.start(_job(tmp_path, "inspect", str(tmp_path / "absent.nii.gz")), lambda result: None)
+    _until_idle(panel)
+    assert panel.log_view.lines == [f"{tmp_path / 'absent.nii.gz'}: no such file or folder"]

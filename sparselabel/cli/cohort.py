@@ -38,7 +38,7 @@ def _rank(args: argparse.Namespace) -> int:
     with progress_for(args, "rank") as progress:
         ranked = rank_cohort(args.cohort, args.budget, args.strategy, args.alpha, args.embedder, args.labels,
                              args.seed, log=progress.log, embedder_path=args.embedder_path, progress=progress,
-                             outputs=write_outputs)
+                             outputs=write_outputs, device=args.device)
     worklist, round_number, names = ranked.worklist, ranked.number, ranked.names
     written = " and ".join(str(out / name) for name in outputs)
     picks = [w for w in worklist if w.status == "next"]
@@ -104,6 +104,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                       "$SPARSELABEL_MODELS/<embedder>")
     rank.add_argument("--seed", type=SEED, default=0, help="random seed (default: %(default)s)")
     rank.add_argument("--out", default=".", help="folder for ranking.csv and map.png (default: current folder)")
+    add_device_option(rank)
     rank.add_argument("--no-map", action="store_true", help="write ranking.csv only, no map.png (the map's "
                       "coordinates are kept in the cohort's state all the same)")
     rank.add_argument("--overwrite", action="store_true", help="replace ranking.csv and map.png in --out even when "

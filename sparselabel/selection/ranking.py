@@ -127,7 +127,8 @@ def _mixed_dimensions(state: CohortState, names: list[str], log: Log) -> None:
 
 
 def _entropies(cohort: Path, state: CohortState, labels: Path, labelled: list[str], candidates: list[str],
-               segmentation, log: Log, progress: Progress | None, cancel: Cancel | None) -> dict[str, float]:
+               segmentation, log: Log, progress: Progress | None, cancel: Cancel | None,
+               device_name: str = "auto") -> dict[str, float]:
     """Train the segmentation model on the labelled scans (volumes slice by slice); each candidate's entropy."""
     from ..core.devices import select_device
     from .segmentation_model import as_slices, save_segmenter, scan_entropy, train_segmenter
@@ -139,7 +140,7 @@ def _entropies(cohort: Path, state: CohortState, labels: Path, labelled: list[st
         slices, label_slices = as_slices(image, read_label(label_file, image).array)
         images += slices
         masks += label_slices
-    device = select_device("auto")
+    device = select_device(device_name)
     log(f"training the segmentation model on {len(labelled)} labelled scan(s) ({len(images)} images)")
     model = train_segmenter(images, masks, segmentation, device=device, progress=progress, cancel=cancel)
     checkpoint = Path(STATE_FOLDER) / "models" / f"round-{len(state.rounds) + 1}.pt"
@@ -160,7 +161,7 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
                 embedder: str = "filterbank", labels: str | Path | None = None, seed: int = 0,
                 segmentation=None, log: Log = print, embedder_path: str | Path | None = None,
                 progress: Progress | None = None, cancel: Cancel | None = None,
-                outputs: Outputs | None = None) -> RankedRound:
+                outputs: Outputs | None = None, device: str = "auto") -> RankedRound:
     """Run one round (see the module docstring) and return it.
 
     ``progress(fraction, message)`` is told how the work goes; when ``cancel()`` turns true the round stops with
@@ -185,7 +186,10 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
         raise UserInputError("active learning needs labelled scans to train on; run the cold start first and save "
                              f"labels in {labels}")
     load_state(cohort)  # a damaged state is refused here too, before the lock file is made
-    model = get_embedder(embedder, embedder_path)  # and so do missing or unreadable model files
+    from ..core.devices import select_device
+
+    select_device(device)  # an unknown or absent device, too
+    model = get_embedder(embedder, embedder_path, device)  # and so do missing or unreadable model files
     try:
         (cohort / STATE_FOLDER).mkdir(exist_ok=True)
     except OSError as error:
@@ -193,7 +197,7 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
                              "writable cohort folder (copy or link the scans into one)") from None
     with cohort_lock(cohort / STATE_FOLDER, log):
         ranked = _rank(cohort, budget, strategy, alpha, model, labels, labelled, seed, segmentation, log, progress,
-                       cancel)
+                       cancel, device)
         if outputs is not None:
             outputs(ranked)
         save_state(cohort, ranked.state)
@@ -201,7 +205,7 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
 
 
 def _rank(cohort: Path, budget: int, strategy: str, alpha: float, model, labels: Path, fitting: list[str], seed: int,
-          segmentation, log: Log, progress: Progress | None, cancel: Cancel | None) -> RankedRound:
+          segmentation, log: Log, progress: Progress | None, cancel: Cancel | None, device: str) -> RankedRound:
     """The round's work, under the cohort's lock; nothing of the state is saved here."""
     embedder = model.name
     from .cohort_map import fit_map
@@ -255,7 +259,7 @@ def _rank(cohort: Path, budget: int, strategy: str, alpha: float, model, labels:
                 raise UserInputError("active learning needs labelled scans to train on; run the cold start first "
                                      f"and save labels in {labels}")
             entropy = _entropies(cohort, state, labels, labelled, [names[i] for i in candidates], segmentation, log,
-                                 progress, cancel)
+                                 progress, cancel, device)
             scores = np.zeros(len(names))
             scores[candidates] = [entropy[names[i]] for i in candidates]
             picks = [(p.index, p.entropy, p.diversity, p.score)

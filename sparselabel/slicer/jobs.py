@@ -45,7 +45,8 @@ def propagation_job(painted, options, cache: Path | None = None) -> ChildJob:
     return ChildJob(arguments, folder, read, spare=SPARE)
 
 
-def suggestion_job(image: Image, checkpoint: Path | None = None, count: int = 1, to_world=None) -> ChildJob:
+def suggestion_job(image: Image, checkpoint: Path | None = None, count: int = 1, to_world=None,
+                   device: str = "auto") -> ChildJob:
     """``suggest-slice`` on ``image``; the result is the suggested slices (along k) in slice order, each as
     ``(index, RAS position of its centre)`` — in world space when ``to_world`` maps a volume's RAS point there (a
     parent transform)."""
@@ -53,7 +54,7 @@ def suggestion_job(image: Image, checkpoint: Path | None = None, count: int = 1,
 
     folder = new_job_folder()
     write_image(image, folder / "volume.nrrd", compress=False)
-    arguments = ["suggest-slice", str(folder / "volume.nrrd"), "--count", str(int(count))]
+    arguments = ["suggest-slice", str(folder / "volume.nrrd"), "--count", str(int(count)), "--device", device]
     if checkpoint is not None:
         arguments += ["--model", str(checkpoint)]
     to_ras = image.geometry.ijk_to_ras()
@@ -67,22 +68,23 @@ def suggestion_job(image: Image, checkpoint: Path | None = None, count: int = 1,
     return ChildJob(arguments, folder, read, spare=SPARE)
 
 
-def training_job(volumes: Path, checkpoint: Path, seconds: float) -> ChildJob:
+def training_job(volumes: Path, checkpoint: Path, seconds: float, device: str = "auto") -> ChildJob:
     """``train-propagator`` on the volumes of a folder for ``seconds``; the result is the checkpoint's path. The
     file is chosen in a save dialog, which has asked before replacing it."""
     arguments = ["train-propagator", str(volumes), "--out", str(checkpoint), "--budget", repr(float(seconds)),
-                 "--overwrite"]
+                 "--device", device, "--overwrite"]
     return ChildJob(arguments, new_job_folder(), lambda job: Path(checkpoint), spare=SPARE)
 
 
 def ranking_job(cohort: Path, labels: Path, budget: int, strategy: str, alpha: float, embedder: str,
-                embedder_path: Path | None = None) -> ChildJob:
+                embedder_path: Path | None = None, device: str = "auto") -> ChildJob:
     """One ``rank`` round of ``cohort``; the result is the round as saved: ``(worklist, points, names)``."""
     from ..selection.ranking import saved_round
 
     folder = new_job_folder()
     arguments = ["rank", str(cohort), "--labels", str(labels), "--budget", str(int(budget)), "--strategy", strategy,
-                 "--alpha", repr(float(alpha)), "--embedder", embedder, "--out", str(folder), "--no-map"]
+                 "--alpha", repr(float(alpha)), "--embedder", embedder, "--out", str(folder), "--no-map",
+                 "--device", device]
     if embedder_path is not None:
         arguments += ["--embedder-path", str(embedder_path)]
     return ChildJob(arguments, folder, lambda job: saved_round(cohort, labels), spare=SPARE)

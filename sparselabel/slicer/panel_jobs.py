@@ -16,17 +16,17 @@ from .child_job import ChildJob
 
 class JobPanel:
     """Follows one job at a time from the GUI thread (a 100 ms timer), so results are applied where MRML is safe;
-    the job's log lines go to Slicer's log as they come.
+    the job's log lines go to Slicer's log as they come, and to the panel's ``log_view`` (a QPlainTextEdit) if any.
 
     ``set_busy(bool)`` enables and disables the panel's buttons; ``cancelled_text`` says what a cancel left unchanged.
     """
 
     def __init__(self, progress_bar, status_label, set_busy: Callable[[bool], None], module_name: str,
-                 cancelled_text: str):
+                 cancelled_text: str, log_view=None):
         import qt
 
         self.progress_bar, self.status_label, self.set_busy = progress_bar, status_label, set_busy
-        self.module_name, self.cancelled_text = module_name, cancelled_text
+        self.module_name, self.cancelled_text, self.log_view = module_name, cancelled_text, log_view
         self.job: ChildJob | None = None
         self._logged = 0
         self._finished: Callable[[Any], None] | None = None
@@ -65,6 +65,8 @@ class JobPanel:
         done = job.done  # takes in what the child printed
         for line in job.log[self._logged:]:
             logging.info("%s: %s", self.module_name, line)
+            if self.log_view is not None:
+                self.log_view.appendPlainText(line)
         self._logged = len(job.log)
         if not job.cancelled:  # "Cancelling…" stays until the job has ended
             fraction, message = job.progress
