@@ -52,3 +52,13 @@ def chaos_data() -> Path:
     if not (folder / "images").is_dir():
         pytest.skip(f"real data not present at {folder}")
     return folder
+
+
+def write_scans(folder: Path, per_group: int, size: int, seed: int = 0, prefix: str = "scan") -> Path:
+    """Unlabelled chest phantoms as PNG scans ``<prefix>NN.png`` in ``folder``: a cohort to rank."""
+    from sparselabel.core import phantoms
+    from sparselabel.core.io import write_image
+
+    for index, case in enumerate(phantoms.chest_cohort(per_group=per_group, size=size, seed=seed)):
+        write_image(case.image, folder / f"{prefix}{index:02d}.png")
+    return folder

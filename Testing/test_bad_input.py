@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from conftest import REPOSITORY
+from conftest import REPOSITORY, write_scans
 
 from sparselabel.core import phantoms
 from sparselabel.core.io import write_image
@@ -54,10 +54,7 @@ def volume(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cohort")
-    for index, case in enumerate(phantoms.chest_cohort(per_group=3, size=64)):
-        write_image(case.image, folder / f"scan{index:02d}.png")
-    return folder
+    return write_scans(tmp_path_factory.mktemp("cohort"), per_group=3, size=64)
 
 
 ARGUMENT_CASES = [

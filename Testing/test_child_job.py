@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import write_scans
 
 from sparselabel.core import phantoms
 from sparselabel.core.errors import CancelledError, UserInputError
@@ -71,12 +72,19 @@ def test_a_propagation_job_reports_progress_and_its_result_goes_into_the_scene(s
     assert not any(m.startswith("training") for _, m in [again.progress]) and time.perf_counter() - started < 60
 
 
-def test_cancel_mid_adaptation_changes_nothing(scene, tmp_path):
-    volume, segmentation, segment_id, _ = scene
-    before = mrml.segment_array(segmentation, segment_id, volume)
+def _adapting(scene, tmp_path):
+    """A propagation job, followed until its network is adapting (a minute's budget: it is still at it)."""
+    volume, segmentation, _, _ = scene
     job = jobs.propagation_job(read_painted_segments(volume, segmentation),
                                PropagationOptions(adaptation_seconds=60.0), cache=tmp_path / "cache")
     _follow(job, until=lambda progress: progress[1].startswith("training"))
+    return job
+
+
+def test_cancel_mid_adaptation_changes_nothing(scene, tmp_path):
+    volume, segmentation, segment_id, _ = scene
+    before = mrml.segment_array(segmentation, segment_id, volume)
+    job = _adapting(scene, tmp_path)
     job.cancel()
     _follow(job)
     assert isinstance(job.error, CancelledError) and job.result is None
@@ -88,9 +96,7 @@ def test_cancel_mid_adaptation_changes_nothing(scene, tmp_path):
 def test_a_killed_child_ends_the_job_with_a_message(scene, tmp_path):
     volume, segmentation, segment_id, _ = scene
     before = mrml.segment_array(segmentation, segment_id, volume)
-    job = jobs.propagation_job(read_painted_segments(volume, segmentation),
-                               PropagationOptions(adaptation_seconds=60.0), cache=tmp_path / "cache")
-    _follow(job, until=lambda progress: progress[1].startswith("training"))
+    job = _adapting(scene, tmp_path)
     os.kill(job.process.pid, signal.SIGKILL)  # out of memory, a crash in native code, a user's kill
     _follow(job)
     assert isinstance(job.error, RuntimeError) and "ended unexpectedly (SIGKILL" in str(job.error)
@@ -110,10 +116,7 @@ def test_bad_input_reaches_the_panel_as_one_line(scene, tmp_path):
 
 @pytest.fixture
 def cohort(tmp_path):
-    folder = tmp_path / "cohort"
-    for index, case in enumerate(phantoms.chest_cohort(per_group=10, size=96)):
-        write_image(case.image, folder / f"scan{index:02d}.png")
-    return folder
+    return write_scans(tmp_path / "cohort", per_group=10, size=96)
 
 
 def test_a_ranking_job_and_a_cancelled_one(cohort, tmp_path):
@@ -125,8 +128,7 @@ def test_a_ranking_job_and_a_cancelled_one(cohort, tmp_path):
     assert sum(w.status == "next" for w in worklist) == 4 and points.shape == (len(names), 2)
     state = (cohort / ".sparselabel" / "state.json").read_bytes()
 
-    for index, case in enumerate(phantoms.chest_cohort(per_group=10, size=96, seed=7)):
-        write_image(case.image, cohort / f"new{index:02d}.png")  # to embed: the cancel comes while embedding
+    write_scans(cohort, per_group=10, size=96, seed=7, prefix="new")  # to embed: the cancel comes while embedding
     cancelled = jobs.ranking_job(cohort, cohort / "labels", 4, "coldstart", 0.5, "filterbank")
     _follow(cancelled, until=lambda progress: progress[1].startswith("embedding scans"))
     cancelled.cancel()

@@ -155,12 +155,9 @@ def test_scipy_numpy_simpleitk_and_vtk_are_slicers_own_and_matplotlib_is_never_a
 def test_a_ranking_job_runs_without_matplotlib(tmp_path):
     import subprocess
 
-    from sparselabel.core import phantoms as phantom_data
-    from sparselabel.core.io import write_image
+    from conftest import write_scans
 
-    cohort = tmp_path / "cohort"
-    for index, case in enumerate(phantom_data.chest_cohort(per_group=2, size=48)):
-        write_image(case.image, cohort / f"scan{index}.png")
+    cohort = write_scans(tmp_path / "cohort", per_group=2, size=48)
     code = ("import sys; sys.modules['matplotlib'] = None\n"  # as inside Slicer, where nobody installs it
             "from sparselabel.cli import main\n"
             f"sys.exit(main(['rank', {str(cohort)!r}, '--budget', '2', '--no-map', '--out', "

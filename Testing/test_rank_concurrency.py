@@ -17,10 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPOSITORY
+from conftest import REPOSITORY, write_scans
 
-from sparselabel.core import phantoms
-from sparselabel.core.io import write_image
 from sparselabel.selection.cohort_lock import is_locked
 from sparselabel.selection.cohort_state import content_hash, load_state
 
@@ -35,10 +33,7 @@ def _start(cohort: Path, out: Path) -> subprocess.Popen:
 
 @pytest.fixture
 def cohort(tmp_path):
-    folder = tmp_path / "cohort"
-    for index, case in enumerate(phantoms.chest_cohort(per_group=3, size=64)):
-        write_image(case.image, folder / f"scan{index:02d}.png")
-    return folder
+    return write_scans(tmp_path / "cohort", per_group=3, size=64)
 
 
 def test_two_ranks_on_one_cohort_never_lose_a_round(cohort, tmp_path):

@@ -9,9 +9,9 @@ from sparselabel.core import phantoms
 from sparselabel.core.errors import CancelledError, UserInputError
 from sparselabel.core.metrics import dice
 from sparselabel.propagation.adapted_networks import AdaptedNetworks
-from sparselabel.propagation.one_slice import PropagationOptions
+from sparselabel.propagation.one_slice import PropagationOptions, propagate_label
 from sparselabel.slicer import mrml
-from sparselabel.slicer.segment_propagation import propagate_segments, read_painted_segments, write_propagated_segments
+from sparselabel.slicer.segment_propagation import read_painted_segments, write_propagated_segments
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def painted(mrml_scene):
 def test_painted_slices_become_full_segments_with_anchors_unchanged(painted):
     volume, segmentation, drawn = painted
     inputs = read_painted_segments(volume, segmentation)
-    result, record = propagate_segments(inputs, PropagationOptions(method="raw"))
+    result, record = propagate_label(inputs.volume, inputs.label, PropagationOptions(method="raw"))
     write_propagated_segments(segmentation, volume, inputs, result)
     assert record["anchors"] == sorted({a for a, _, _ in drawn.values()})
     for segment_id, (anchor, slice_mask, truth) in drawn.items():
@@ -49,7 +49,7 @@ def test_cancel_leaves_the_segmentation_as_it_was(painted):
     before = {s: mrml.segment_array(segmentation, s, volume) for s in drawn}
     inputs = read_painted_segments(volume, segmentation)
     with pytest.raises(CancelledError):
-        propagate_segments(inputs, PropagationOptions(method="raw"), cancel=lambda: True)
+        propagate_label(inputs.volume, inputs.label, PropagationOptions(method="raw"), cancel=lambda: True)
     for segment_id, mask in before.items():
         np.testing.assert_array_equal(mrml.segment_array(segmentation, segment_id, volume), mask)
 
@@ -89,13 +89,13 @@ def test_propagating_again_starts_from_the_drawn_slices_and_a_correction(painted
     volume, segmentation, drawn = painted
     options = PropagationOptions(method="raw")
     first = read_painted_segments(volume, segmentation)
-    result, _ = propagate_segments(first, options)
+    result, _ = propagate_label(first.volume, first.label, options)
     write_propagated_segments(segmentation, volume, first, result)
     after_first = {s: mrml.segment_array(segmentation, s, volume) for s in drawn}
 
     again = read_painted_segments(volume, segmentation)  # nothing changed: only the drawn slices are anchors
     np.testing.assert_array_equal(again.label.array, first.label.array)
-    result, _ = propagate_segments(again, options)
+    result, _ = propagate_label(again.volume, again.label, options)
     write_propagated_segments(segmentation, volume, again, result)
     for segment_id, mask in after_first.items():
         np.testing.assert_array_equal(mrml.segment_array(segmentation, segment_id, volume), mask)
@@ -110,7 +110,7 @@ def test_propagating_again_starts_from_the_drawn_slices_and_a_correction(painted
     third = read_painted_segments(volume, segmentation)
     liver_value = third.segment_ids.index(liver_id) + 1
     assert np.flatnonzero((third.label.array == liver_value).any((1, 2))).tolist() == sorted({anchor, fixed})
-    result, record = propagate_segments(third, options)
+    result, record = propagate_label(third.volume, third.label, options)
     assert fixed in record["anchors"]
     write_propagated_segments(segmentation, volume, third, result)
     liver = mrml.segment_array(segmentation, liver_id, volume)
@@ -123,7 +123,7 @@ def test_a_correction_propagates_with_the_network_adapted_before(painted):
     memory = AdaptedNetworks()
     options = PropagationOptions(adaptation_seconds=2.0, device="cpu")
     first = read_painted_segments(volume, segmentation)
-    result, record = propagate_segments(first, options, memory)
+    result, record = propagate_label(first.volume, first.label, options, adapted=memory)
     assert not record["adaptation_reused"]
     write_propagated_segments(segmentation, volume, first, result)
 
@@ -134,7 +134,7 @@ def test_a_correction_propagates_with_the_network_adapted_before(painted):
     corrected[fixed] = truth[fixed]
     mrml.write_segment(segmentation, liver_id, corrected, volume)
     second = read_painted_segments(volume, segmentation)
-    result, record = propagate_segments(second, options, memory)
+    result, record = propagate_label(second.volume, second.label, options, adapted=memory)
     assert record["adaptation_reused"] and fixed in record["anchors"]
     write_propagated_segments(segmentation, volume, second, result)
     liver = mrml.segment_array(segmentation, liver_id, volume)

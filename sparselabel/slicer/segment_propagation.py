@@ -1,9 +1,9 @@
 """OneSliceSeg on Slicer nodes: painted segments in, propagated segments out (through the MRML bridge).
 
-Split in three so the Slicer module can run the middle part off the GUI thread: :func:`read_painted_segments`
-and :func:`write_propagated_segments` touch MRML and run on the main thread; :func:`propagate_segments` is pure
-computation. Segments are written back only when the computation finished: a cancel or an error leaves the
-segmentation exactly as it was.
+:func:`read_painted_segments` and :func:`write_propagated_segments` touch MRML and run on the main thread; between
+them the propagation runs as ``sparselabel propagate`` in a child process (:func:`.jobs.propagation_job`). Segments
+are written back only when the computation finished: a cancel or an error leaves the segmentation exactly as it
+was.
 """
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ import numpy as np
 
 from ..core.errors import UserInputError
 from ..core.image import Image
-from ..propagation.adapted_networks import AdaptedNetworks
 from ..propagation.drawn_slices import drawn_part, drawn_record
-from ..propagation.one_slice import PropagationOptions, infer_axis, propagate_label
-from ..propagation.walk import Cancel, Progress
+from ..propagation.one_slice import infer_axis
 from . import mrml
 
 DRAWN_SLICES_TAG = "SparseLabel.DrawnSlices"  # see propagation/drawn_slices.py
@@ -66,14 +64,6 @@ def read_painted_segments(volume_node, segmentation_node, segment_ids: Sequence[
     if empty:
         raise UserInputError(f"segment(s) {', '.join(empty)} are empty: paint them on a slice, or leave them out")
     return PaintedSegments(volume, volume.with_array(label), ids)
-
-
-def propagate_segments(painted: PaintedSegments, options: PropagationOptions | None = None,
-                       adapted: AdaptedNetworks | None = None, progress: Progress | None = None,
-                       cancel: Cancel | None = None) -> tuple[Image, dict]:
-    """Pure computation (safe on a worker thread): the propagated label image and a record of the run. With
-    ``adapted``, a network adapted to this volume before is used again (see :mod:`.adapted_networks`)."""
-    return propagate_label(painted.volume, painted.label, options, progress, cancel, adapted)
 
 
 def write_propagated_segments(segmentation_node, volume_node, painted: PaintedSegments, result: Image,
