@@ -62,10 +62,10 @@ Medical Image Segmentation" (2026). SparseLabel is released under the Apache 2.0
 class ActiveSegParameterNode:
     """The cohort, how it is ranked, and the nodes of the current round and scan."""
 
-    cohortFolder: pathlib.Path
-    labelsFolder: pathlib.Path
+    cohortFolder: pathlib.Path | None  # None (an empty field) until chosen
+    labelsFolder: pathlib.Path | None  # None: <cohort>/labels
     embedder: Annotated[str, Choice(EMBEDDERS)] = "filterbank"
-    embedderPath: pathlib.Path
+    embedderPath: pathlib.Path | None
     strategy: Annotated[str, Choice(STRATEGIES)] = "coldstart"
     budget: Annotated[int, WithinRange(1, 10000)] = 10
     alpha: Annotated[float, WithinRange(0.0, 1.0)] = 0.5
@@ -100,6 +100,9 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         uiWidget.setMRMLScene(slicer.mrmlScene)
 
         self.logic = ActiveSegLogic()
+        from sparselabel.slicer.path_fields import register_optional_path_connector
+
+        register_optional_path_connector()  # before connectGui: empty path fields stay empty
         # The cohort folder is listed (a DICOM probe of every sub-folder) once typing has paused, not per keystroke.
         self._summaryTimer = qt.QTimer()
         self._summaryTimer.setSingleShot(True)
@@ -194,16 +197,16 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if parameters is None:
             return
         folders = (parameters.cohortFolder, parameters.labelsFolder)
-        if folders == self._summarisedFolders or not (folders[0] == pathlib.Path() or folders[0].is_dir()):
+        if folders == self._summarisedFolders or not (folders[0] is None or folders[0].is_dir()):
             return
         self._summarisedFolders = folders
         self.ui.cohortSummaryLabel.text = self.logic.cohortSummary(*folders)
-        if not self._jobs.busy and parameters.cohortFolder != pathlib.Path():
+        if not self._jobs.busy and parameters.cohortFolder is not None:
             self._showRound(self.logic.restoreRound(parameters))  # reopening a cohort resumes its last round
 
     def _setBusy(self, busy: bool) -> None:
         parameters = self._parameterNode
-        ready = bool(parameters and parameters.cohortFolder != pathlib.Path())
+        ready = bool(parameters and parameters.cohortFolder is not None)
         self.ui.computeMapButton.enabled = ready and not busy
         self.ui.trainButton.enabled = ready and not busy
         self.ui.labelNextButton.enabled = ready and not busy and bool(parameters.worklistTable)
@@ -356,16 +359,16 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
         return installed
 
     @staticmethod
-    def labelsFolderFor(cohortFolder: pathlib.Path, labelsFolder: pathlib.Path) -> pathlib.Path:
+    def labelsFolderFor(cohortFolder: pathlib.Path, labelsFolder: pathlib.Path | None) -> pathlib.Path:
         """The labels folder in use: the one chosen, or ``<cohort>/labels`` when none is."""
-        return labelsFolder if labelsFolder != pathlib.Path() else cohortFolder / "labels"
+        return labelsFolder if labelsFolder is not None else cohortFolder / "labels"
 
-    def cohortSummary(self, cohortFolder: pathlib.Path, labelsFolder: pathlib.Path) -> str:
+    def cohortSummary(self, cohortFolder: pathlib.Path | None, labelsFolder: pathlib.Path | None) -> str:
         """One line for the panel: how many scans the cohort has and how many are labelled already."""
         from sparselabel.core.errors import UserInputError
         from sparselabel.core.io import base_name, discover_images
 
-        if cohortFolder == pathlib.Path():
+        if cohortFolder is None:
             return _("Choose the folder that holds the cohort's scans.")
         try:
             scans = discover_images(cohortFolder)
@@ -395,10 +398,9 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
         is ``(worklist, points, names)``."""
         from sparselabel.slicer.jobs import ranking_job
 
-        embedderPath = parameters.embedderPath if parameters.embedderPath != pathlib.Path() else None
         return ranking_job(parameters.cohortFolder,
                            self.labelsFolderFor(parameters.cohortFolder, parameters.labelsFolder),
-                           parameters.budget, strategy, parameters.alpha, parameters.embedder, embedderPath,
+                           parameters.budget, strategy, parameters.alpha, parameters.embedder, parameters.embedderPath,
                            parameters.device)
 
     def restoreRound(self, parameters):
@@ -523,7 +525,17 @@ class ActiveSegTest(ScriptedLoadableModuleTest):
     def setUp(self):
         slicer.mrmlScene.Clear()
 
+    def _requireDependencies(self):
+        """Installed here, without asking (Slicer's testing mode installs nothing by itself), or the test is
+        skipped with the reason (no PyTorch extension)."""
+        from sparselabel.slicer.dependencies import ensure_for_self_test
+
+        reason = ensure_for_self_test("ActiveSeg")
+        if reason is not None:
+            self.skipTest(reason)
+
     def runTest(self):
+        self._requireDependencies()
         self.setUp()
         self.test_CohortSummaryOnPhantomCohort()
         self.setUp()
@@ -539,9 +551,9 @@ class ActiveSegTest(ScriptedLoadableModuleTest):
         cohort = folder / "cohort"
         logic = ActiveSegLogic()
         scans = 3 * len(phantoms.CHEST_GROUPS)
-        self.assertEqual(logic.cohortSummary(cohort, pathlib.Path()),
+        self.assertEqual(logic.cohortSummary(cohort, None),
                          f"{scans} scans, {scans} labelled (labels in {cohort / 'labels'})")
-        self.assertIn("no such folder", logic.cohortSummary(folder / "absent", pathlib.Path()))
+        self.assertIn("no such folder", logic.cohortSummary(folder / "absent", None))
 
         parameterNode = logic.getParameterNode()
         parameterNode.cohortFolder = cohort

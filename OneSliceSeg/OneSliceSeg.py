@@ -59,10 +59,10 @@ class OneSliceSegParameterNode:
     inputVolume: vtkMRMLScalarVolumeNode
     segmentation: vtkMRMLSegmentationNode
     modelSource: Annotated[str, Choice([ADAPT, CHECKPOINT])] = ADAPT
-    checkpointPath: pathlib.Path
+    checkpointPath: pathlib.Path | None  # None (an empty field) until chosen
     adaptationSeconds: Annotated[float, WithinRange(5, 600)] = 60
     slicesToPaint: Annotated[int, WithinRange(1, 9)] = 1
-    trainingFolder: pathlib.Path
+    trainingFolder: pathlib.Path | None
     device: Annotated[str, Choice(DEVICES)] = "auto"
 
 
@@ -91,6 +91,9 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         uiWidget.setMRMLScene(slicer.mrmlScene)
 
         self.logic = OneSliceSegLogic()
+        from sparselabel.slicer.path_fields import register_optional_path_connector
+
+        register_optional_path_connector()  # before connectGui: empty path fields stay empty
 
         # The embedded editor shares the Segment Editor module's node, so tools and settings carry over.
         self.ui.embeddedSegmentEditorWidget.setMRMLSegmentEditorNode(self.logic.segmentEditorNode())
@@ -238,7 +241,7 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                                          "Propagate.").format(all=allSlices, last=slices - 1, index=index, where=where)
 
     def _checkpoint(self):
-        if self._parameterNode.modelSource == CHECKPOINT and self._parameterNode.checkpointPath != pathlib.Path():
+        if self._parameterNode.modelSource == CHECKPOINT:
             return self._parameterNode.checkpointPath
         return None
 
@@ -264,7 +267,7 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onTrain(self) -> None:
         folder = self._parameterNode.trainingFolder
-        if folder == pathlib.Path():
+        if folder is None:
             slicer.util.errorDisplay(_("Choose a folder of unlabelled volumes to train on."))
             return
         target = qt.QFileDialog.getSaveFileName(None, _("Save the trained network"), str(folder / "propagator.pt"),
@@ -430,7 +433,17 @@ class OneSliceSegTest(ScriptedLoadableModuleTest):
     def setUp(self):
         slicer.mrmlScene.Clear()
 
+    def _requireDependencies(self):
+        """Installed here, without asking (Slicer's testing mode installs nothing by itself), or the test is
+        skipped with the reason (no PyTorch extension)."""
+        from sparselabel.slicer.dependencies import ensure_for_self_test
+
+        reason = ensure_for_self_test("OneSliceSeg")
+        if reason is not None:
+            self.skipTest(reason)
+
     def runTest(self):
+        self._requireDependencies()
         self.setUp()
         self.test_PropagateOnPhantom()
 
@@ -449,7 +462,6 @@ class OneSliceSegTest(ScriptedLoadableModuleTest):
             slicer.util.setSliceViewerLayers(background=volumeNode, fit=True)
 
         logic = OneSliceSegLogic()
-        logic.ensureDependencies()
         segmentationNode = logic.createSegmentation(volumeNode)
         segmentId = mrml.segment_ids(segmentationNode)[0]
         index, _ras = logic.suggestSlice(volumeNode)

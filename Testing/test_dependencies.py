@@ -39,9 +39,11 @@ class FakeSlicer:
         if version == "5.12":
             packaging = types.ModuleType("slicer.packaging")
 
-            def pip_ensure(requirements, constraints=None, requester=None):
+            def pip_ensure(requirements, constraints=None, requester=None, prompt_install=True,
+                           skip_in_testing=True):
                 self.calls.append(("pip_ensure", list(requirements), open(constraints).read().split(), requester))
-                if not confirm:
+                self.options = {"prompt_install": prompt_install, "skip_in_testing": skip_in_testing}
+                if prompt_install and not confirm:
                     raise RuntimeError("User declined package installation")
 
             packaging.pip_ensure = pip_ensure
@@ -124,6 +126,28 @@ def test_missing_pytorch_extension_says_what_to_install(monkeypatch, tmp_path):
     _pretend_missing(monkeypatch, {"torch"})
     with pytest.raises(UserInputError, match="install 'PyTorch' from the Extensions Manager"):
         dependencies.ensure_in_slicer("OneSliceSeg")
+
+
+@pytest.mark.parametrize("version", ["5.10", "5.12"])
+def test_a_self_test_installs_without_asking_even_in_testing_mode(monkeypatch, tmp_path, version):
+    fake = FakeSlicer(monkeypatch, tmp_path, version, confirm=False)  # nobody answers a question in a self-test
+    _pretend_missing(monkeypatch, {"torch", "openTSNE"})
+    assert dependencies.ensure_for_self_test("ActiveSeg") is None
+    assert fake.calls[0] == ("installTorch", False, ">=2.3")
+    assert not any(call[0] == "confirm" for call in fake.calls)
+    if version == "5.12":
+        assert fake.calls[1][:2] == ("pip_ensure", ["openTSNE>=1.0"])
+        assert fake.options == {"prompt_install": False, "skip_in_testing": False}
+    else:
+        assert fake.calls[1][0] == "pip_install" and fake.calls[1][1][0] == "openTSNE>=1.0"
+
+
+def test_a_self_test_without_the_pytorch_extension_is_skipped_with_the_reason(monkeypatch, tmp_path):
+    fake = FakeSlicer(monkeypatch, tmp_path, "5.12")
+    monkeypatch.setitem(sys.modules, "PyTorchUtils", None)
+    _pretend_missing(monkeypatch, {"torch"})
+    assert "install 'PyTorch' from the Extensions Manager" in dependencies.ensure_for_self_test("OneSliceSeg")
+    assert fake.calls == []
 
 
 def test_status_names_what_is_missing_or_the_device(monkeypatch):

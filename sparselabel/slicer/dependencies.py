@@ -74,26 +74,38 @@ def missing() -> list[Requirement]:
     return [r for r in report() if not r.satisfied]
 
 
-def ensure_in_slicer(requester: str) -> list[str]:
+def ensure_in_slicer(requester: str, ask: bool = True) -> list[str]:
     """Install what is missing inside Slicer, asking the user first; returns the specifiers that were installed.
 
     Call from the GUI thread, when the user starts work that needs the packages. Raises
     :class:`CancelledError` if the user declines and :class:`UserInputError` if the PyTorch extension is absent.
+    ``ask=False`` is for a module's self-test: nobody to ask, and installing even in Slicer's testing mode (where
+    ``pip_ensure`` would otherwise skip it and leave the test to fail at its first import).
     """
     installed = []
     torch = check(TORCH_REQUIREMENT)
     if not torch.satisfied:
-        _install_torch(requester, torch)
+        _install_torch(requester, torch, ask)
         installed.append(TORCH_REQUIREMENT)
     pip_missing = [check(s) for s in REQUIREMENTS]
     pip_missing = [r.specifier for r in pip_missing if not r.satisfied]
     if pip_missing:
-        _pip_install(requester, pip_missing)
+        _pip_install(requester, pip_missing, ask)
         installed += pip_missing
     return installed
 
 
-def _install_torch(requester: str, torch: Requirement) -> None:
+def ensure_for_self_test(requester: str) -> str | None:
+    """Make a module self-test's dependencies present: install what is missing without asking; returns why the
+    test must be skipped instead (the PyTorch extension is not installed), or None when everything is there."""
+    try:
+        ensure_in_slicer(requester, ask=False)
+    except UserInputError as error:
+        return str(error)
+    return None
+
+
+def _install_torch(requester: str, torch: Requirement, ask: bool = True) -> None:
     try:
         import PyTorchUtils
     except ImportError:
@@ -104,7 +116,7 @@ def _install_torch(requester: str, torch: Requirement) -> None:
         raise UserInputError(f"{requester} needs {TORCH_REQUIREMENT} but PyTorch {torch.installed} is installed: "
                              "update it in the PyTorch Utils module and restart Slicer")
     version_requirement = TORCH_REQUIREMENT.removeprefix("torch")
-    if logic.installTorch(askConfirmation=True, torchVersionRequirement=version_requirement) is None:
+    if logic.installTorch(askConfirmation=ask, torchVersionRequirement=version_requirement) is None:
         raise CancelledError("PyTorch installation was declined; nothing was changed")
 
 
@@ -117,7 +129,7 @@ def _constraints_file(slicer) -> str:
     return path
 
 
-def _pip_install(requester: str, specifiers: list[str]) -> None:
+def _pip_install(requester: str, specifiers: list[str], ask: bool = True) -> None:
     import slicer
 
     try:
@@ -127,13 +139,17 @@ def _pip_install(requester: str, specifiers: list[str]) -> None:
     constraints = _constraints_file(slicer)
     if packaging is not None:  # Slicer ≥ 5.12: asks, shows progress, offers a restart when one is needed
         try:
-            packaging.pip_ensure(specifiers, constraints=constraints, requester=requester)
+            packaging.pip_ensure(specifiers, constraints=constraints, requester=requester, prompt_install=ask,
+                                 skip_in_testing=ask)
         except RuntimeError as error:
             if "declined" in str(error).lower():
                 raise CancelledError("package installation was declined; nothing was changed") from None
             raise
         return
     # Slicer 5.10 has no pip_ensure: ask first, then install with the same constraints.
+    if not ask:
+        slicer.util.pip_install([*specifiers, "--constraint", constraints])
+        return
     question = (f"{requester} needs these Python packages, which are not installed yet:\n\n"
                 + "\n".join(specifiers) + "\n\nInstall them now? This can take a few minutes.")
     if not slicer.util.confirmOkCancelDisplay(question, windowTitle=f"{requester} - Install Python Packages"):
