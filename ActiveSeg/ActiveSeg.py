@@ -91,6 +91,7 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._summarisedFolders = None
         self._jobs = None
         self._plotView = None
+        self._mapLayoutShown = False  # the layout is switched to map + slices once; the user's later choice stays
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -124,6 +125,10 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.cancelButton.connect("clicked(bool)", self.onCancel)
         self.ui.labelNextButton.connect("clicked(bool)", self.onLabelNext)
         self.ui.saveNextButton.connect("clicked(bool)", self.onSaveAndNext)
+        self.ui.worklistTableView.connect("clicked(QModelIndex)", self.onWorklistClicked)
+        layoutManager = slicer.app.layoutManager()
+        if layoutManager is not None:  # a plot view shown later (the user's layout change) is made clickable too
+            layoutManager.connect("layoutChanged(int)", self._followPlotView)
 
         self.initializeParameterNode()
         self._setBusy(False)
@@ -132,6 +137,9 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self._jobs is not None:
             self._jobs.stop()
         self._connectPlotView(None)
+        layoutManager = slicer.app.layoutManager()
+        if layoutManager is not None:
+            layoutManager.disconnect("layoutChanged(int)", self._followPlotView)
         self.removeObservers()
 
     def enter(self) -> None:
@@ -159,6 +167,7 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event) -> None:
+        self._mapLayoutShown = False
         if self.parent.isEntered:
             self.initializeParameterNode()
 
@@ -236,19 +245,31 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         chart = self.logic.showRound(self._parameterNode, worklist, points, names)[1]
         picks = sum(row.status == "next" for row in worklist)
         self.ui.statusLabel.text = _("{count} scans on the map; {picks} to label next (in order in the worklist). "
-                                     "Click a point on the map to open its scan.").format(count=len(names),
-                                                                                          picks=picks)
-        self._connectPlotView(self._showChartInLayout(chart))
+                                     "Click a point on the map or a row of the worklist to open its scan.").format(
+                                         count=len(names), picks=picks)
+        self._showChartInLayout(chart)
 
-    @staticmethod
-    def _showChartInLayout(chart):
-        """Show the map beside the slice views; returns the plot view (None without a main window)."""
+    def _showChartInLayout(self, chart) -> None:
+        """Show the map in the plot view. The first round switches the layout to one with a plot view beside the
+        slice views; later rounds only replace the chart, so a layout the user chose since stays."""
+        if slicer.app.layoutManager() is None:  # --no-main-window
+            return
+        if not self._mapLayoutShown:
+            slicer.modules.plots.logic().ShowChartInLayout(chart)
+            self._mapLayoutShown = True
+        else:
+            applicationLogic = slicer.app.applicationLogic()
+            applicationLogic.GetSelectionNode().SetActivePlotChartID(chart.GetID())
+            applicationLogic.PropagatePlotChartSelection()
+        self._followPlotView()
+
+    def _followPlotView(self, layout=None) -> None:
+        """Listen to clicks on the layout's plot view, if it has one."""
         layoutManager = slicer.app.layoutManager()
-        if layoutManager is None:  # --no-main-window
-            return None
-        layoutManager.setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutConventionalPlotView)
-        slicer.modules.plots.logic().ShowChartInLayout(chart)
-        return layoutManager.plotWidget(0).plotView()
+        plotWidget = layoutManager.plotWidget(0) if layoutManager is not None else None
+        plotView = plotWidget.plotView() if plotWidget is not None else None
+        if plotView is not self._plotView:
+            self._connectPlotView(plotView)
 
     def _connectPlotView(self, plotView) -> None:
         if self._plotView is not None:
@@ -265,6 +286,13 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 series = slicer.mrmlScene.GetNodeByID(seriesIds.GetValue(index))
                 self._openScan(self.logic.scanAt(series, int(rows.GetValue(0))))
                 return
+
+    def onWorklistClicked(self, index) -> None:
+        """A click on a worklist row: open that row's scan (the view may be sorted: the row is read as shown)."""
+        table = self._parameterNode.worklistTable
+        column = table.GetColumnIndex("scan") if table is not None else -1
+        if column >= 0 and index.isValid():
+            self._openScan(index.sibling(index.row(), column).data())
 
     # labelling
 

@@ -174,6 +174,8 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             editor.setSegmentationNode(segmentation)
         if editor.sourceVolumeNode() != volume:
             editor.setSourceVolumeNode(volume)
+        if self.ui.segmentsToPropagateSelector.currentNode() != segmentation:
+            self.ui.segmentsToPropagateSelector.setCurrentNode(segmentation)
         self.ui.checkpointPathLineEdit.enabled = self._parameterNode.modelSource == CHECKPOINT
         self.ui.adaptationSecondsSliderWidget.enabled = self._parameterNode.modelSource == ADAPT
         self._setBusy(self._jobs is not None and self._jobs.busy)
@@ -190,7 +192,7 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         # meanwhile (read-only also ends an active Paint effect, which a disabled editor would not). Training
         # touches no segment, so painting goes on while a network trains.
         locked = busy and self._propagating
-        for widget in (self.ui.inputVolumeSelector, self.ui.segmentationSelector):
+        for widget in (self.ui.inputVolumeSelector, self.ui.segmentationSelector, self.ui.segmentsToPropagateSelector):
             widget.enabled = not locked
         self.ui.embeddedSegmentEditorWidget.readOnly = locked
 
@@ -250,7 +252,8 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             if not self._ensureDependencies():
                 return
             parameters = self._parameterNode
-            painted = self.logic.readPaintedSegments(parameters.inputVolume, parameters.segmentation)
+            chosen = list(self.ui.segmentsToPropagateSelector.selectedSegmentIDs())  # none checked: all
+            painted = self.logic.readPaintedSegments(parameters.inputVolume, parameters.segmentation, chosen)
             options = self.logic.propagationOptions(self._checkpoint(), parameters.adaptationSeconds,
                                                     parameters.device)
             volume, segmentation = parameters.inputVolume, parameters.segmentation
@@ -384,9 +387,10 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
 
         write_propagated_segments(segmentationNode, volumeNode, painted, labelImage, axis)
 
-    def propagate(self, volumeNode, segmentationNode, options=None) -> dict:
-        """Blocking propagation for scripts and tests: every painted segment is propagated and written back."""
-        painted = self.readPaintedSegments(volumeNode, segmentationNode)
+    def propagate(self, volumeNode, segmentationNode, options=None, segmentIds=None) -> dict:
+        """Blocking propagation for scripts and tests: the segments ``segmentIds`` (default: all) are propagated
+        and written back; the others are left as they are."""
+        painted = self.readPaintedSegments(volumeNode, segmentationNode, segmentIds)
         labelImage, record = _waitFor(self.propagationJob(painted, options or self.propagationOptions()))
         self.writePropagatedSegments(segmentationNode, volumeNode, painted, labelImage, record["axis"])
         return record

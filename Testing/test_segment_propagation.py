@@ -68,6 +68,23 @@ def test_empty_segment_and_missing_inputs_are_explained(painted, mrml_scene):
         read_painted_segments(volume, empty)
 
 
+def test_only_the_chosen_segments_are_propagated_and_the_others_left_alone(painted):
+    volume, segmentation, drawn = painted
+    liver_id, spleen_id = drawn
+    kidney_id = mrml.add_segment(segmentation, "kidney")  # added, not painted yet: left out, no complaint
+    before = {s: mrml.segment_array(segmentation, s, volume) for s in (spleen_id, kidney_id)}
+    inputs = read_painted_segments(volume, segmentation, [liver_id])
+    assert inputs.segment_ids == [liver_id] and set(np.unique(inputs.label.array)) == {0, 1}
+    result, _record = propagate_label(inputs.volume, inputs.label, PropagationOptions(method="raw"))
+    write_propagated_segments(segmentation, volume, inputs, result)
+    liver = mrml.segment_array(segmentation, liver_id, volume)
+    assert liver.reshape(len(liver), -1).any(1).sum() > 3 and dice(liver > 0, drawn[liver_id][2]) > 0.6
+    for segment_id, mask in before.items():
+        np.testing.assert_array_equal(mrml.segment_array(segmentation, segment_id, volume), mask)
+    with pytest.raises(UserInputError, match="kidney are empty: paint them on a slice, or leave them out"):
+        read_painted_segments(volume, segmentation, [liver_id, kidney_id])
+
+
 def test_overlapping_segments_are_refused_and_left_as_they_are(painted):
     volume, segmentation, drawn = painted
     liver_id = next(iter(drawn))

@@ -57,12 +57,13 @@ def read_painted_segments(volume_node, segmentation_node, segment_ids: Sequence[
         if shared.size:
             raise UserInputError(f"segment '{names[value - 1]}' overlaps segment '{names[shared[0] - 1]}'; "
                                  "propagation needs segments that do not overlap — propagate them from separate "
-                                 "segmentations")
+                                 "one at a time")
         label[mask] = value
     if len(empty) == len(ids):
         raise UserInputError(f"segment(s) {', '.join(empty)} are empty: paint the structure on one slice first")
     if empty:
-        raise UserInputError(f"segment(s) {', '.join(empty)} are empty: paint them on a slice, or leave them out")
+        raise UserInputError(f"segment(s) {', '.join(empty)} are empty: paint them on a slice, or leave them out of "
+                             "the segments to propagate")
     return PaintedSegments(volume, volume.with_array(label), ids)
 
 
