@@ -92,6 +92,7 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._jobs = None
         self._plotView = None
         self._mapLayoutShown = False  # the layout is switched to map + slices once; the user's later choice stays
+        self._followedLayoutManager = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -126,9 +127,6 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.labelNextButton.connect("clicked(bool)", self.onLabelNext)
         self.ui.saveNextButton.connect("clicked(bool)", self.onSaveAndNext)
         self.ui.worklistTableView.connect("clicked(QModelIndex)", self.onWorklistClicked)
-        layoutManager = slicer.app.layoutManager()
-        if layoutManager is not None:  # a plot view shown later (the user's layout change) is made clickable too
-            layoutManager.connect("layoutChanged(int)", self._followPlotView)
 
         self.initializeParameterNode()
         self._setBusy(False)
@@ -137,9 +135,8 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self._jobs is not None:
             self._jobs.stop()
         self._connectPlotView(None)
-        layoutManager = slicer.app.layoutManager()
-        if layoutManager is not None:
-            layoutManager.disconnect("layoutChanged(int)", self._followPlotView)
+        if self._followedLayoutManager is not None:
+            self._followedLayoutManager.disconnect("layoutChanged(int)", self._followPlotView)
         self.removeObservers()
 
     def enter(self) -> None:
@@ -252,8 +249,12 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def _showChartInLayout(self, chart) -> None:
         """Show the map in the plot view. The first round switches the layout to one with a plot view beside the
         slice views; later rounds only replace the chart, so a layout the user chose since stays."""
-        if slicer.app.layoutManager() is None:  # --no-main-window
+        layoutManager = slicer.app.layoutManager()
+        if layoutManager is None:  # --no-main-window
             return
+        if self._followedLayoutManager is None:  # a plot view the user shows later is made clickable too
+            layoutManager.connect("layoutChanged(int)", self._followPlotView)
+            self._followedLayoutManager = layoutManager
         if not self._mapLayoutShown:
             slicer.modules.plots.logic().ShowChartInLayout(chart)
             self._mapLayoutShown = True
