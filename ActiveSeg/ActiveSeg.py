@@ -552,7 +552,9 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
 
 class ActiveSegTest(ScriptedLoadableModuleTest):
     def setUp(self):
+        """Run before each test, also when a test runner calls the test methods one by one."""
         slicer.mrmlScene.Clear()
+        self._requireDependencies()
 
     def _requireDependencies(self):
         """Installed here, without asking (Slicer's testing mode installs nothing by itself), or the test is
@@ -564,7 +566,6 @@ class ActiveSegTest(ScriptedLoadableModuleTest):
             self.skipTest(reason)
 
     def runTest(self):
-        self._requireDependencies()
         self.setUp()
         self.test_CohortSummaryOnPhantomCohort()
         self.setUp()

@@ -176,6 +176,7 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             editor.setSourceVolumeNode(volume)
         if self.ui.segmentsToPropagateSelector.currentNode() != segmentation:
             self.ui.segmentsToPropagateSelector.setCurrentNode(segmentation)
+            self.ui.segmentsToPropagateSelector.setSelectedSegmentIDs([])  # another segmentation: none chosen yet
         self.ui.checkpointPathLineEdit.enabled = self._parameterNode.modelSource == CHECKPOINT
         self.ui.adaptationSecondsSliderWidget.enabled = self._parameterNode.modelSource == ADAPT
         self._setBusy(self._jobs is not None and self._jobs.busy)
@@ -435,7 +436,9 @@ def _waitFor(job):
 
 class OneSliceSegTest(ScriptedLoadableModuleTest):
     def setUp(self):
+        """Run before each test, also when a test runner calls the test methods one by one."""
         slicer.mrmlScene.Clear()
+        self._requireDependencies()
 
     def _requireDependencies(self):
         """Installed here, without asking (Slicer's testing mode installs nothing by itself), or the test is
@@ -447,7 +450,6 @@ class OneSliceSegTest(ScriptedLoadableModuleTest):
             self.skipTest(reason)
 
     def runTest(self):
-        self._requireDependencies()
         self.setUp()
         self.test_PropagateOnPhantom()
 

@@ -40,9 +40,10 @@ class FakeSlicer:
             packaging = types.ModuleType("slicer.packaging")
 
             def pip_ensure(requirements, constraints=None, requester=None, prompt_install=True,
-                           skip_in_testing=True):
+                           prompt_restart=True, skip_in_testing=True):
                 self.calls.append(("pip_ensure", list(requirements), open(constraints).read().split(), requester))
-                self.options = {"prompt_install": prompt_install, "skip_in_testing": skip_in_testing}
+                self.options = {"prompt_install": prompt_install, "prompt_restart": prompt_restart,
+                                "skip_in_testing": skip_in_testing}
                 if prompt_install and not confirm:
                     raise RuntimeError("User declined package installation")
 
@@ -137,7 +138,7 @@ def test_a_self_test_installs_without_asking_even_in_testing_mode(monkeypatch, t
     assert not any(call[0] == "confirm" for call in fake.calls)
     if version == "5.12":
         assert fake.calls[1][:2] == ("pip_ensure", ["openTSNE>=1.0"])
-        assert fake.options == {"prompt_install": False, "skip_in_testing": False}
+        assert fake.options == {"prompt_install": False, "prompt_restart": False, "skip_in_testing": False}
     else:
         assert fake.calls[1][0] == "pip_install" and fake.calls[1][1][0] == "openTSNE>=1.0"
 

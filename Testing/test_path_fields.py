@@ -39,11 +39,30 @@ class _Signal:
 def fake_slicer(monkeypatch):
     registered = []
     ctk = types.ModuleType("ctk")
+    qt = types.ModuleType("qt")
 
-    class PathLineEdit:
+    class LineEdit:
+        def __init__(self):
+            self.textChanged = _Signal()
+
+    class PathLineEdit:  # like CTK's: currentPathChanged only for an acceptable (non-empty) path
         def __init__(self):
             self.currentPath = ""
             self.currentPathChanged = _Signal()
+            self.lineEdit = LineEdit()
+
+        def findChildren(self, kind):  # noqa: N802 (Qt's name)
+            return [self.lineEdit] if kind is LineEdit else []
+
+        def type(self, text):  # what typing does: the line edit always reports, the field only real paths
+            self.currentPath = text
+            for slot in list(self.lineEdit.textChanged.slots):
+                slot(text)
+            if text:
+                for slot in list(self.currentPathChanged.slots):
+                    slot(text)
+
+    qt.QLineEdit = LineEdit
 
     ctk.ctkPathLineEdit = PathLineEdit
     wrapper = types.ModuleType("slicer.parameterNodeWrapper")
@@ -61,7 +80,7 @@ def fake_slicer(monkeypatch):
     wrapper.unannotatedType = lambda t: typing.get_args(t)[0] if typing.get_origin(t) is typing.Annotated else t
     slicer = types.ModuleType("slicer")
     slicer.parameterNodeWrapper = wrapper
-    for name, module in (("ctk", ctk), ("slicer", slicer), ("slicer.parameterNodeWrapper", wrapper)):
+    for name, module in (("ctk", ctk), ("qt", qt), ("slicer", slicer), ("slicer.parameterNodeWrapper", wrapper)):
         monkeypatch.setitem(sys.modules, name, module)
     monkeypatch.setattr(path_fields, "_registered", False)
     return types.SimpleNamespace(registered=registered, PathLineEdit=PathLineEdit)
@@ -86,7 +105,11 @@ def test_the_connector_is_registered_once_and_maps_empty_to_none(fake_slicer):
     assert widget.currentPath == str(pathlib.Path("/data/cohort"))
     widget.currentPath = ""  # the user empties the field
     assert connector.read() is None
+    reads = []
+    connector._callback = lambda: reads.append(connector.read())
     connector._connect()
-    assert widget.currentPathChanged.slots == [connector.changed]
+    widget.type("/data/cohort")
+    widget.type("")  # emptying the field sets the parameter back to None
+    assert reads == [pathlib.Path("/data/cohort"), None]
     connector._disconnect()
-    assert widget.currentPathChanged.slots == []
+    assert widget.currentPathChanged.slots == [] and widget.lineEdit.textChanged.slots == []

@@ -21,6 +21,7 @@ def test_round_as_table_and_chart(mrml_scene):
     assert rows[0]["rank"] == 1 and rows[0]["cluster"] == 2 and rows[0]["score"] == 0.85
     assert rows[0]["x"] == 10.0 and rows[2]["status"] == "unlabelled"
     assert table.GetLocked()  # the worklist table cannot be edited in the view
+    assert table.GetUseColumnTitleAsColumnHeader()  # the names head the columns: view row i is scan i
     series = {chart.GetNthPlotSeriesNode(i).GetName(): chart.GetNthPlotSeriesNode(i)
               for i in range(chart.GetNumberOfPlotSeriesNodes())}
     assert list(series) == ["cluster 1", "cluster 2", "labelled", "next picks"]

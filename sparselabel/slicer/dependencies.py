@@ -140,7 +140,7 @@ def _pip_install(requester: str, specifiers: list[str], ask: bool = True) -> Non
     if packaging is not None:  # Slicer ≥ 5.12: asks, shows progress, offers a restart when one is needed
         try:
             packaging.pip_ensure(specifiers, constraints=constraints, requester=requester, prompt_install=ask,
-                                 skip_in_testing=ask)
+                                 prompt_restart=ask, skip_in_testing=ask)
         except RuntimeError as error:
             if "declined" in str(error).lower():
                 raise CancelledError("package installation was declined; nothing was changed") from None

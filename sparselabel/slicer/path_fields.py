@@ -34,6 +34,7 @@ def register_optional_path_connector() -> None:
     if _registered:
         return
     import ctk
+    import qt
     from slicer.parameterNodeWrapper import GuiConnector, parameterNodeGuiConnector, unannotatedType
 
     @parameterNodeGuiConnector
@@ -50,12 +51,23 @@ def register_optional_path_connector() -> None:
         def __init__(self, widget) -> None:
             super().__init__()
             self._widget = widget
+            # The field reports only acceptable paths, never its emptying: that comes from its line edit.
+            line_edits = widget.findChildren(qt.QLineEdit)
+            self._lineEdit = line_edits[0] if line_edits else None
 
         def _connect(self) -> None:
             self._widget.currentPathChanged.connect(self.changed)
+            if self._lineEdit is not None:
+                self._lineEdit.textChanged.connect(self._textChanged)
 
         def _disconnect(self) -> None:
             self._widget.currentPathChanged.disconnect(self.changed)
+            if self._lineEdit is not None:
+                self._lineEdit.textChanged.disconnect(self._textChanged)
+
+        def _textChanged(self, text: str) -> None:
+            if path_from_field(text) is None:
+                self.changed()
 
         def widget(self):
             return self._widget

@@ -56,8 +56,8 @@ def read_painted_segments(volume_node, segmentation_node, segment_ids: Sequence[
         shared = np.unique(label[mask & (label != 0)])
         if shared.size:
             raise UserInputError(f"segment '{names[value - 1]}' overlaps segment '{names[shared[0] - 1]}'; "
-                                 "propagation needs segments that do not overlap — propagate them from separate "
-                                 "one at a time")
+                                 "propagation needs segments that do not overlap — choose the segments to "
+                                 "propagate so that they do not, and propagate the others in a second run")
         label[mask] = value
     if len(empty) == len(ids):
         raise UserInputError(f"segment(s) {', '.join(empty)} are empty: paint the structure on one slice first")

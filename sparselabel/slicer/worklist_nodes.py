@@ -34,6 +34,7 @@ def worklist_nodes(scene, worklist: Sequence[RankedScan], points: np.ndarray, na
     rows = worklist_rows(worklist, points, names)
     table = mrml.table_node_from_rows(scene, rows, f"{name} worklist")
     table.SetLocked(True)  # the worklist is read, not edited: the round's scores come from the cohort's state
+    table.SetUseColumnTitleAsColumnHeader(True)  # column names as the header: every view row is a scan
     series = {}
     for cluster in sorted({row["cluster"] for row in rows}):
         series[f"cluster {cluster}"] = [row for row in rows if row["cluster"] == cluster]
