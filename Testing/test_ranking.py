@@ -55,21 +55,52 @@ def test_labels_then_active_learning_then_resume(cohort, tmp_path):
         (stash / f"{row.scan}.png").rename(folder / "labels" / f"{row.scan}.png")
     tiny = SegmentationConfig(size=64, channels=(8, 16, 32), steps=40, batch=4)
     ranked = rank_cohort(folder, 3, "al", alpha=0.5, segmentation=tiny, log=lambda line: None)
-    second, points, names = ranked.worklist, ranked.points, ranked.names
+    second, points = ranked.worklist, ranked.points
     picks = [r for r in second if r.status == "next"]
     assert len(picks) == 3 and all(0 <= r.entropy <= 1 and 0 <= r.diversity <= 1 for r in picks)
     assert not {r.scan for r in picks} & {r.scan for r in first[:4]}  # labelled scans are not picked again
     assert sum(r.status == "labelled" for r in second) == 4
-    # The map stays put between rounds: the second fit started from the first's positions.
-    before = np.array([load_state(folder).coordinates[n] for n in names])
-    np.testing.assert_allclose(before, points)
+    np.testing.assert_array_equal(points, rank_cohort(folder, 3, log=lambda line: None).points)  # map unchanged
     state = load_state(folder)
-    assert len(state.rounds) == 2
+    assert len(state.rounds) == 3
     # The model that scored the round is kept and reloads to the same predictions.
     model = load_segmenter(folder / state.checkpoints[-1])
     assert model.config == tiny
     image = phantoms.chest_cohort(per_group=1)[0].image
     assert predict_probabilities(model, [image])[0].shape == (2, *image.array.shape)
+
+
+def test_the_map_stays_put_when_scans_are_added_unless_refitted(cohort, capsys):
+    folder, _, groups = cohort
+    first = rank_cohort(folder, 3, log=lambda line: None)
+    before = dict(zip(first.names, first.points, strict=True))
+    added = phantoms.chest_cohort(per_group=1, seed=21)
+    for index, case in enumerate(added):
+        write_image(case.image, folder / f"added{index}.png")
+    messages = []
+    second = rank_cohort(folder, 3, log=messages.append)
+    assert any(f"{len(added)} new scan(s) placed into the map of 20" in m for m in messages)
+    after = dict(zip(second.names, second.points, strict=True))
+    for name, point in before.items():  # not one old point moved
+        np.testing.assert_array_equal(after[name], point)
+    low_dose = next(i for i, case in enumerate(added) if case.group == "low-dose")  # the group kept most apart
+    nearest = sorted(before, key=lambda n: float(((before[n] - after[f"added{low_dose}"]) ** 2).sum()))[:3]
+    assert [groups[n] for n in nearest] == ["low-dose"] * 3
+    # Asked for, the map is fitted afresh (from the known places); through the command line too.
+    assert main(["rank", str(folder), "--budget", "3", "--out", str(folder.parent / "r3"), "--refit-map"]) == 0
+    assert "fitted afresh (as asked)" in capsys.readouterr().err
+    refitted = load_state(folder).coordinates
+    assert any(not np.array_equal(refitted[n], after[n]) for n in after)
+
+
+def test_a_map_outnumbered_by_new_scans_is_fitted_afresh(cohort):
+    folder, _, _ = cohort
+    rank_cohort(folder, 2, log=lambda line: None)
+    for index, case in enumerate(phantoms.chest_cohort(per_group=6, seed=22)):
+        write_image(case.image, folder / f"added{index}.png")
+    messages = []
+    rank_cohort(folder, 2, log=messages.append)
+    assert any("fitted afresh (24 new scan(s) outnumber the 20 mapped)" in m for m in messages)
 
 
 def test_cancel_leaves_the_saved_state_as_it_was(cohort):

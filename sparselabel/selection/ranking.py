@@ -3,7 +3,8 @@
 1. The cohort's scans are listed and compared with the saved state (added / removed / changed are reported);
    unreadable scans are reported and skipped, never the end of the run.
 2. Every readable scan is embedded, cached per embedder and content hash in ``.sparselabel/embeddings/``.
-3. The map is fitted — starting from last round's positions when there was a map, so the picture stays put.
+3. The map stays put: last round's map (``.sparselabel/map.npz``) is kept and new scans are placed into it; it is
+   fitted afresh on the first round, when asked (``refit_map``), or when new scans outnumber the mapped ones.
 4. The strategy picks ``budget`` unlabelled scans: ``coldstart`` (medoids + proportional farthest-point sampling),
    ``al`` (a U-Net trained on the labelled scans; α·entropy + (1 − α)·diversity), or ``random``.
 5. The caller's outputs are written (``outputs``), then the round is recorded in the state, saved atomically: the
@@ -26,9 +27,11 @@ from ..core.atomic import atomic_path, write_text
 from ..core.errors import CancelledError, UserInputError
 from ..core.io import base_name, discover_images, grid_mismatch, read_image, read_label
 from .cohort_lock import cohort_lock
+from .cohort_map import CohortMap
 from .cohort_state import STATE_FOLDER, CohortState, load_state, refresh_scans, save_state
 
 STRATEGIES = ("coldstart", "al", "random")
+MAP_FILE = Path(STATE_FOLDER) / "map.npz"
 BATCH = 16  # scans embedded at once
 Log = Callable[[str], None]
 Progress = Callable[[float, str], None]
@@ -56,6 +59,7 @@ class RankedRound:
     points: np.ndarray
     names: list[str]
     state: CohortState
+    map: CohortMap  # saved with the state: the next round places new scans into it
 
 
 def _embeddings(cohort: Path, state: CohortState, names: list[str], embedder, log: Log, progress: Progress | None,
@@ -161,12 +165,13 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
                 embedder: str = "filterbank", labels: str | Path | None = None, seed: int = 0,
                 segmentation=None, log: Log = print, embedder_path: str | Path | None = None,
                 progress: Progress | None = None, cancel: Cancel | None = None,
-                outputs: Outputs | None = None, device: str = "auto") -> RankedRound:
+                outputs: Outputs | None = None, device: str = "auto", refit_map: bool = False) -> RankedRound:
     """Run one round (see the module docstring) and return it.
 
     ``progress(fraction, message)`` is told how the work goes; when ``cancel()`` turns true the round stops with
     :class:`CancelledError` and the saved state is left as it was. ``outputs(round)``, when given, writes the
     caller's files for the round before the state records it; if it fails, the state is left as it was.
+    The map stays put between rounds (new scans are placed into it) unless ``refit_map`` asks for a new one.
     """
     if strategy not in STRATEGIES:
         raise UserInputError(f"strategy '{strategy}': unknown; expected one of {', '.join(STRATEGIES)}")
@@ -197,18 +202,20 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
                              "writable cohort folder (copy or link the scans into one)") from None
     with cohort_lock(cohort / STATE_FOLDER, log):
         ranked = _rank(cohort, budget, strategy, alpha, model, labels, labelled, seed, segmentation, log, progress,
-                       cancel, device)
+                       cancel, device, refit_map)
         if outputs is not None:
             outputs(ranked)
+        ranked.map.save(cohort / MAP_FILE, ranked.names, model.identity)  # a map without its state is harmless
         save_state(cohort, ranked.state)
     return ranked
 
 
 def _rank(cohort: Path, budget: int, strategy: str, alpha: float, model, labels: Path, fitting: list[str], seed: int,
-          segmentation, log: Log, progress: Progress | None, cancel: Cancel | None, device: str) -> RankedRound:
+          segmentation, log: Log, progress: Progress | None, cancel: Cancel | None, device: str,
+          refit_map: bool = False) -> RankedRound:
     """The round's work, under the cohort's lock; nothing of the state is saved here."""
     embedder = model.name
-    from .cohort_map import fit_map
+    from .cohort_map import load_map, update_map
     from .cold_start import cold_start
 
     state = load_state(cohort) or CohortState()
@@ -222,17 +229,9 @@ def _rank(cohort: Path, budget: int, strategy: str, alpha: float, model, labels:
     names, vectors = _embeddings(cohort, state, sorted(state.scans), model, log, progress, cancel)
     if len(names) < 2:
         raise UserInputError(f"{cohort}: fewer than two readable scans; a cohort map needs at least two")
-    known = [i for i, n in enumerate(names) if n in state.coordinates]
-    initial = None
-    if len(known) >= max(2, len(names) // 2):
-        initial = np.zeros((len(names), 2))
-        for index, name in enumerate(names):
-            if name in state.coordinates:
-                initial[index] = state.coordinates[name]
-            else:  # a new scan starts at its nearest known scan's place
-                nearest = min(known, key=lambda k: float(((vectors[k] - vectors[index]) ** 2).sum()))
-                initial[index] = state.coordinates[names[nearest]]
-    points = fit_map(vectors, seed=seed, initial=initial).coordinates
+    cohort_map = update_map(load_map(cohort / MAP_FILE, model.identity), names, vectors, state.coordinates, seed,
+                            refit_map, log)
+    points = cohort_map.coordinates
     _mixed_dimensions(state, names, log)
     labelled = [name for name in fitting if name in names]  # the readable ones
     labelled_index = [names.index(n) for n in labelled]
@@ -273,7 +272,7 @@ def _rank(cohort: Path, budget: int, strategy: str, alpha: float, model, labels:
     worklist += [RankedScan(n, "labelled", cluster=int(clusters[names.index(n)])) for n in labelled]
     state.rounds.append({"strategy": strategy, "budget": budget, "alpha": alpha, "embedder": embedder,
                          "labelled": labelled, "picks": [vars(w) for w in worklist if w.status == "next"]})
-    return RankedRound(worklist, len(state.rounds), points, names, state)
+    return RankedRound(worklist, len(state.rounds), points, names, state, cohort_map)
 
 
 def write_worklist(worklist: list[RankedScan], path: str | Path) -> Path:
