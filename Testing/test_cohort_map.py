@@ -49,3 +49,34 @@ def test_perplexity_scales_with_the_cohort_and_bad_input_is_refused():
         fit_map(np.zeros((1, 5)))
     with pytest.raises(UserInputError, match="not finite"):
         fit_map(np.array([[0.0, np.nan], [1.0, 2.0]]))
+
+
+def test_a_large_cohort_is_mapped_through_landmarks_and_keeps_its_groups_apart():
+    embeddings, truth = _groups(60)
+    fitted = fit_map(embeddings.astype(np.float32), seed=0, fit_limit=50)  # 50 landmarks, 130 placed
+    assert fitted.method == "opentsne-landmarks" and fitted.coordinates.shape == (180, 2)
+    assert _separated(fitted.coordinates, truth)
+    np.testing.assert_array_equal(fit_map(embeddings.astype(np.float32), seed=0, fit_limit=50).coordinates,
+                                  fitted.coordinates)
+    placed = fitted.transform(embeddings[:3])  # group 0: placed among group 0
+    centres = np.stack([fitted.coordinates[truth == g].mean(0) for g in range(3)])
+    assert all(((centres - point) ** 2).sum(1).argmin() == 0 for point in placed)
+
+
+def test_a_saved_map_loads_as_it_was_and_only_for_its_embedder(tmp_path):
+    from sparselabel.selection.cohort_map import load_map
+
+    embeddings, _ = _groups(20)
+    fitted = fit_map(embeddings, seed=0)
+    names = [f"scan{i}" for i in range(len(embeddings))]
+    path = fitted.save(tmp_path / "map.npz", names, "filterbank-v1")
+    loaded, loaded_names = load_map(path, "filterbank-v1")
+    assert loaded_names == names and loaded.method == "opentsne"
+    np.testing.assert_array_equal(loaded.coordinates, fitted.coordinates)
+    # Rebuilt from the saved arrays, it still places a group's scan with its group.
+    point = loaded.transform(embeddings[-1:])[0]
+    assert ((fitted.coordinates - point) ** 2).sum(1).argmin() >= 40  # the last 20 scans are group 2
+    assert load_map(path, "pixels-v1") is None  # another embedder's map is not this one
+    (tmp_path / "broken.npz").write_bytes(b"not a map")
+    assert load_map(tmp_path / "broken.npz", "filterbank-v1") is None
+    assert not list(tmp_path.glob(".map.npz*"))  # no temporary file left behind

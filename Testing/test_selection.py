@@ -20,15 +20,36 @@ def groups():
     return points, truth
 
 
-def test_cold_start_covers_every_group_when_the_budget_allows(groups):
+@pytest.mark.parametrize("k_rule", ["stability", "silhouette"])
+def test_cold_start_covers_every_group_when_the_budget_allows(groups, k_rule):
     points, truth = groups
-    result = cold_start(points, budget=8, seed=0)
-    assert result.k == 4
+    result = cold_start(points, budget=8, seed=0, k_rule=k_rule)
     assert set(truth[result.picks]) == {0, 1, 2, 3}
-    assert result.picks[:4] == result.medoids and len(set(result.picks)) == 8
-    # The rest follows cluster size: the 40-scan group gets the most extra picks.
-    extra = np.bincount(truth[result.picks[4:]], minlength=4)
-    assert extra[0] == extra.max()
+    assert result.picks[:result.k] == result.medoids and len(set(result.picks)) == 8
+    # Each cluster lies inside one group: groups may be split (the largest, reproducibly), never merged.
+    assert all(len(set(truth[result.clusters == c])) == 1 for c in range(result.k))
+    assert 4 <= result.k <= 5
+    # The rest follows cluster size: the 40-scan group gets the most picks.
+    assert np.bincount(truth[result.picks], minlength=4).argmax() == 0
+
+
+def test_stability_finds_the_groups_that_silhouette_merges():
+    """Two families of groups far apart: silhouette on the map reads them as 2 clusters, stability as the 6 groups."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from sparselabel.selection.cold_start import cluster_map
+
+    rng = np.random.default_rng(1)
+    centres = np.array([[0, 0], [8, 0], [4, 7], [100, 0], [108, 0], [104, 7]], dtype=float)
+    points = np.concatenate([c + rng.normal(0, 1.0, (25, 2)) for c in centres])
+    truth = np.repeat(np.arange(6), 25)
+    k_silhouette, by_silhouette, _ = cluster_map(points, 10, seed=0, k_rule="silhouette")
+    k_stable, by_stability, scores = cluster_map(points, 10, seed=0)
+    assert k_silhouette == 2 and k_stable == 6
+    assert adjusted_rand_score(truth, by_stability) > 0.9 > adjusted_rand_score(truth, by_silhouette)
+    assert scores[6] >= 0.8 > scores[7]
+    with pytest.raises(UserInputError, match="k rule 'gap': unknown"):
+        cluster_map(points, 10, k_rule="gap")
 
 
 def test_same_seed_same_picks_and_labelled_scans_are_not_picked_again(groups):

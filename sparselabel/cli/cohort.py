@@ -38,7 +38,8 @@ def _rank(args: argparse.Namespace) -> int:
     with progress_for(args, "rank") as progress:
         ranked = rank_cohort(args.cohort, args.budget, args.strategy, args.alpha, args.embedder, args.labels,
                              args.seed, log=progress.log, embedder_path=args.embedder_path, progress=progress,
-                             outputs=write_outputs, device=args.device, refit_map=args.refit_map)
+                             outputs=write_outputs, device=args.device, refit_map=args.refit_map,
+                             k_rule=args.k_rule)
     worklist, round_number, names = ranked.worklist, ranked.number, ranked.names
     written = " and ".join(str(out / name) for name in outputs)
     picks = [w for w in worklist if w.status == "next"]
@@ -107,6 +108,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     add_device_option(rank)
     rank.add_argument("--no-map", action="store_true", help="write ranking.csv only, no map.png (the map's "
                       "coordinates are kept in the cohort's state all the same)")
+    rank.add_argument("--k-rule", default="stability", choices=("stability", "silhouette"),
+                      help="how many clusters the map is read as: stability (default: the most clusters that come "
+                      "back when the map is subsampled) or silhouette (the paper's: the best mean silhouette)")
     rank.add_argument("--refit-map", action="store_true", help="fit the cohort map afresh; by default the last "
                       "round's map is kept and new scans are placed into it (refitted anyway when the new scans "
                       "outnumber the mapped ones)")

@@ -47,19 +47,23 @@ def select(points: np.ndarray, entropies: Sequence[float], candidates: Sequence[
         raise UserInputError(f"budget {budget} must be between 1 and the {len(candidates)} unlabelled scans")
     points = np.asarray(points, dtype=float)
     entropies = np.asarray(entropies, dtype=float)
-    chosen = [int(i) for i in labelled]
-    remaining = list(candidates)
+    block = points[candidates]
+    entropy = entropies[candidates]
+    # Distance to the nearest labelled or picked scan, kept as a running minimum (one value per candidate).
+    distance = np.full(len(candidates), np.inf)
+    for index in labelled:
+        distance = np.minimum(distance, np.sqrt(((block - points[int(index)]) ** 2).sum(-1)))
+    open_ = np.ones(len(candidates), dtype=bool)
     picks: list[Pick] = []
     for _ in range(budget):
-        block = points[remaining]
-        if chosen:
-            distance = np.sqrt(((block[:, None] - points[chosen][None]) ** 2).sum(-1)).min(1)
-        else:  # nothing labelled yet: every scan is equally new
-            distance = np.ones(len(remaining))
-        diversity = distance / distance.max() if distance.max() > 0 else np.zeros_like(distance)
-        entropy = entropies[remaining]
-        score = alpha * entropy + (1 - alpha) * diversity
+        if np.isinf(distance).all():  # nothing labelled yet: every scan is equally new
+            diversity = np.where(open_, 1.0, 0.0)
+        else:
+            largest = distance[open_].max()
+            diversity = distance / largest if largest > 0 else np.zeros_like(distance)
+        score = np.where(open_, alpha * entropy + (1 - alpha) * diversity, -np.inf)
         best = int(np.argmax(score))
-        picks.append(Pick(remaining[best], float(score[best]), float(entropy[best]), float(diversity[best])))
-        chosen.append(remaining.pop(best))
+        picks.append(Pick(candidates[best], float(score[best]), float(entropy[best]), float(diversity[best])))
+        open_[best] = False
+        distance = np.minimum(distance, np.sqrt(((block - block[best]) ** 2).sum(-1)))
     return picks

@@ -21,6 +21,8 @@ from ..core.atomic import atomic_path
 from ..core.errors import UserInputError
 
 MAP_VERSION = 1
+FIT_LIMIT = 10_000  # above this many scans, t-SNE maps a sample of landmarks and places the rest (see fit_map)
+CHUNK = 65_536  # rows handled at once where a whole cohort would not fit in memory
 
 
 def perplexity_for(count: int) -> float:
@@ -33,7 +35,7 @@ class CohortMap:
     """A fitted map: 2D coordinates for the scans it was fitted on, and what is needed to place new ones."""
 
     coordinates: np.ndarray
-    method: str  # "opentsne", "sklearn-tsne" or "pca"
+    method: str  # "opentsne", "opentsne-landmarks" (large cohorts), "sklearn-tsne" or "pca"
     mean: np.ndarray = field(repr=False)
     basis: np.ndarray = field(repr=False)  # principal axes, [components, features]
     reduced: np.ndarray = field(repr=False)  # the mapped scans' reduced embeddings
@@ -42,12 +44,18 @@ class CohortMap:
 
     def reduce(self, embeddings: np.ndarray) -> np.ndarray:
         """Embeddings in the map's principal components."""
-        return (np.asarray(embeddings, dtype=np.float64) - self.mean) @ self.basis.T
+        embeddings = np.asarray(embeddings)
+        reduced = np.empty((len(embeddings), len(self.basis)))
+        for rows in _chunks(len(embeddings)):
+            reduced[rows] = (embeddings[rows].astype(np.float64) - self.mean) @ self.basis.T
+        return reduced
 
     def transform(self, embeddings: np.ndarray) -> np.ndarray:
-        """2D positions for new scans, optimised against the fixed map (existing points do not move)."""
+        """2D positions for new scans, existing points kept where they are: optimised against the fixed map by
+        openTSNE on t-SNE maps of up to ``FIT_LIMIT`` scans, else each at the median position of its nearest
+        mapped scans (as the landmark maps of large cohorts place their scans)."""
         reduced = self.reduce(embeddings)
-        if self.method == "opentsne":
+        if self.method == "opentsne" and len(self.reduced) <= FIT_LIMIT:
             embedding = self._tsne_embedding()
             # openTSNE re-centres the reference embedding in place while placing new points: measure that shift,
             # undo it, and express the new points in the map's own frame.
@@ -56,10 +64,7 @@ class CohortMap:
             shift = (np.asarray(embedding) - reference).mean(0)
             embedding[:] = reference
             return placed - shift
-        # Small maps: each new scan at the mean position of its three nearest mapped scans.
-        distances = ((reduced[:, None] - self.reduced[None]) ** 2).sum(-1)
-        nearest = np.argsort(distances, axis=1)[:, : min(3, len(self.reduced))]
-        return self.coordinates[nearest].mean(1)
+        return _placed_by_neighbours(reduced, self.reduced, self.coordinates)
 
     def _tsne_embedding(self):
         """openTSNE's embedding object for this map: the one fitted, or one rebuilt from the saved arrays (the
@@ -68,8 +73,9 @@ class CohortMap:
             from openTSNE import TSNEEmbedding
             from openTSNE.affinity import PerplexityBasedNN
 
-            affinities = PerplexityBasedNN(self.reduced, perplexity=perplexity_for(len(self.reduced)),
-                                           random_state=self.seed, n_jobs=-1)
+            affinities = PerplexityBasedNN(np.asarray(self.reduced, dtype=np.float64),
+                                           perplexity=perplexity_for(len(self.reduced)), random_state=self.seed,
+                                           n_jobs=-1)
             self._embedding = TSNEEmbedding(np.array(self.coordinates, copy=True), affinities,
                                             random_state=self.seed, n_jobs=-1)
         return self._embedding
@@ -108,24 +114,61 @@ def load_map(path: str | Path, embedder: str) -> tuple[CohortMap, list[str]] | N
     return loaded, names
 
 
-def fit_map(embeddings: np.ndarray, seed: int = 0, components: int = 50,
-            initial: np.ndarray | None = None) -> CohortMap:
+def _chunks(count: int, size: int = CHUNK) -> list[slice]:
+    return [slice(start, min(start + size, count)) for start in range(0, count, size)]
+
+
+def _principal_axes(embeddings: np.ndarray, components: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and the ``components`` leading principal axes (signs fixed: each axis's largest loading is
+    positive), from the scatter matrix accumulated a block of rows at a time — memory stays features², whatever
+    the number of scans."""
+    count, features = embeddings.shape
+    mean = np.zeros(features)
+    for rows in _chunks(count):
+        mean += embeddings[rows].sum(0, dtype=np.float64)
+    mean /= count
+    scatter = np.zeros((features, features))
+    for rows in _chunks(count):
+        centred = embeddings[rows].astype(np.float64) - mean
+        scatter += centred.T @ centred
+    values, vectors = np.linalg.eigh(scatter)
+    basis = vectors[:, np.argsort(values)[::-1][:components]].T
+    basis *= np.sign(basis[np.arange(len(basis)), np.abs(basis).argmax(1)])[:, None]
+    return mean, basis
+
+
+def _placed_by_neighbours(reduced: np.ndarray, reference: np.ndarray, coordinates: np.ndarray) -> np.ndarray:
+    """Each scan at the median position of its nearest mapped scans (10; fewer on maps under 100 scans)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    count = int(np.clip(len(reference) // 10, min(3, len(reference)), 10))
+    index = NearestNeighbors(n_neighbors=count, algorithm="brute").fit(reference)
+    placed = np.zeros((len(reduced), 2))
+    for rows in _chunks(len(reduced)):
+        nearest = index.kneighbors(reduced[rows], return_distance=False)
+        placed[rows] = np.median(coordinates[nearest], axis=1)
+    return placed
+
+
+def fit_map(embeddings: np.ndarray, seed: int = 0, components: int = 50, initial: np.ndarray | None = None,
+            fit_limit: int = FIT_LIMIT) -> CohortMap:
     """Fit a 2D map to ``embeddings`` ``[scans, features]``.
 
     ``initial`` (``[scans, 2]``) starts the layout from known positions — last round's map — so that a refit after
     scans were added keeps the picture the user knows as far as it can; otherwise the layout starts from PCA.
+    Above ``fit_limit`` scans, t-SNE maps a seeded sample of that many (the landmarks) and every other scan is
+    placed at the median position of its nearest landmarks: time and memory stay bounded for any cohort.
     """
-    embeddings = np.asarray(embeddings, dtype=np.float64)
+    embeddings = np.asarray(embeddings)
     if embeddings.ndim != 2 or len(embeddings) < 2:
         raise UserInputError(f"a cohort map needs at least two scans with embeddings; got {embeddings.shape}")
-    if not np.all(np.isfinite(embeddings)):
-        raise UserInputError("some scan embeddings are not finite numbers; recompute them")
-    mean = embeddings.mean(0)
-    centred = embeddings - mean
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    basis = vt[: min(components, len(embeddings) - 1, embeddings.shape[1])]
-    reduced = centred @ basis.T
     count = len(embeddings)
+    if not all(np.isfinite(embeddings[rows]).all() for rows in _chunks(count)):
+        raise UserInputError("some scan embeddings are not finite numbers; recompute them")
+    mean, basis = _principal_axes(embeddings, min(components, count - 1, embeddings.shape[1]))
+    reduced = np.empty((count, len(basis)), dtype=np.float32 if count > fit_limit else np.float64)
+    for rows in _chunks(count):
+        reduced[rows] = (embeddings[rows].astype(np.float64) - mean) @ basis.T
     if count < 4:
         coordinates = np.zeros((count, 2))
         coordinates[:, : min(2, reduced.shape[1])] = reduced[:, :2]
@@ -138,10 +181,19 @@ def fit_map(embeddings: np.ndarray, seed: int = 0, components: int = 50,
     from openTSNE import TSNE
     from openTSNE.initialization import rescale
 
-    start = "pca" if initial is None else rescale(np.asarray(initial, dtype=np.float64))
-    embedding = TSNE(perplexity=perplexity_for(count), initialization=start, random_state=seed, n_jobs=-1,
-                     verbose=False).fit(reduced)
-    return CohortMap(np.array(embedding, copy=True), "opentsne", mean, basis, reduced, seed, embedding)
+    landmarks = np.arange(count)
+    if count > fit_limit:
+        landmarks = np.sort(np.random.default_rng(seed).choice(count, fit_limit, replace=False))
+    start = "pca" if initial is None else rescale(np.asarray(initial, dtype=np.float64)[landmarks])
+    embedding = TSNE(perplexity=perplexity_for(len(landmarks)), initialization=start, random_state=seed, n_jobs=-1,
+                     verbose=False).fit(reduced[landmarks].astype(np.float64))
+    if count <= fit_limit:
+        return CohortMap(np.array(embedding, copy=True), "opentsne", mean, basis, reduced, seed, embedding)
+    coordinates = np.zeros((count, 2))
+    coordinates[landmarks] = np.asarray(embedding)
+    others = np.setdiff1d(np.arange(count), landmarks)
+    coordinates[others] = _placed_by_neighbours(reduced[others], reduced[landmarks], coordinates[landmarks])
+    return CohortMap(coordinates, "opentsne-landmarks", mean, basis, reduced, seed)
 
 
 def update_map(saved: tuple[CohortMap, list[str]] | None, names: list[str], embeddings: np.ndarray,
@@ -154,7 +206,7 @@ def update_map(saved: tuple[CohortMap, list[str]] | None, names: list[str], embe
     no longer describes the cohort); a refit starts from the known positions, so the picture moves as little as
     the new data allows. Each decision is told to ``log``.
     """
-    embeddings = np.asarray(embeddings, dtype=np.float64)
+    embeddings = np.asarray(embeddings)
     index = {name: i for i, name in enumerate(saved[1])} if saved is not None else {}
     kept = [i for i, name in enumerate(names) if name in index and name in positions]
     new = [i for i, name in enumerate(names) if not (name in index and name in positions)]
@@ -163,7 +215,7 @@ def update_map(saved: tuple[CohortMap, list[str]] | None, names: list[str], embe
         coordinates = np.zeros((len(names), 2))
         coordinates[kept] = reference.coordinates
         coordinates[new] = reference.transform(embeddings[new])
-        reduced = np.zeros((len(names), reference.reduced.shape[1]))
+        reduced = np.zeros((len(names), reference.reduced.shape[1]), dtype=reference.reduced.dtype)
         reduced[kept] = reference.reduced
         reduced[new] = reference.reduce(embeddings[new])
         log(f"map: {len(new)} new scan(s) placed into the map of {len(kept)}; mapped scans keep their places")

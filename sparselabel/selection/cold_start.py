@@ -1,18 +1,24 @@
-"""Cold start: which scans to label first when nothing is labelled yet (Levy & Assayag 2026).
+"""Cold start: which scans to label first when nothing is labelled yet (after Levy & Assayag 2026).
 
 On the cohort map (2D t-SNE coordinates):
 
-1. k-means for every k from ``k_min`` (2) to min(budget, k_max); the k with the highest mean silhouette wins
-   (scored on at most ``silhouette_sample`` points);
+1. k-means for every k from ``k_min`` (2) to min(budget, k_max), and one k kept by the ``k_rule``:
+   * ``stability`` (default): the largest k whose every cluster comes back when the map is clustered again from
+     other subsamples — two k-means runs on 80 % samples, each cluster matched to its best Jaccard counterpart, the
+     least of these averaged over 10 draws, at least 0.8 (Hennig's clusterwise stability): a cohort's groups are
+     found again however it is sampled, an arbitrary cut through one group is not;
+   * ``silhouette`` (the paper's rule): the k with the highest mean silhouette. On t-SNE maps it prefers k = 2
+     whenever two families of groups lie apart, however many groups each holds.
+   The k search runs on at most ``search_sample`` points of the map; the chosen k then clusters every point.
 2. each cluster's medoid (least summed distance to its members) is picked first;
 3. the rest of the budget is split across clusters in proportion to their size (largest remainder, never more than
    a cluster holds) and farthest-point sampling from the points already chosen fills each share; anything left over
    is filled by farthest-point sampling over the whole cohort.
 
 With ``typical`` below 1, each cluster's farthest-point sampling draws only from its most typical share (the densest
-neighbourhoods on the map, as TypiClust argues for small budgets): the spread is kept, the map's outliers are left
-out. ``typical=1`` is the paper's method. Deterministic for a given seed; labelled scans are never picked and count
-as already chosen.
+neighbourhoods on the map, as TypiClust argues for small budgets). Deterministic for a given seed; labelled scans
+are never picked and count as already chosen. Memory stays linear in the number of scans: no step builds a matrix
+of all pairwise distances.
 """
 
 from __future__ import annotations
@@ -24,6 +30,12 @@ import numpy as np
 
 from ..core.errors import UserInputError
 
+K_RULES = ("stability", "silhouette")
+STABLE = 0.8  # the least clusterwise Jaccard (mean over draws) a k must reach to count as stable
+STABILITY_DRAWS = 10
+STABILITY_FRACTION = 0.8
+EXACT_MEDOID = 4096  # larger clusters: the medoid is estimated on samples of this many members
+
 
 @dataclass
 class ColdStartResult:
@@ -31,38 +43,100 @@ class ColdStartResult:
     clusters: np.ndarray  # cluster of every point
     k: int
     medoids: list[int]
-    silhouettes: dict[int, float] = field(default_factory=dict)  # k → mean silhouette
+    scores: dict[int, float] = field(default_factory=dict)  # k → the rule's score (stability or silhouette)
 
 
-def cluster_map(points: np.ndarray, k_max: int, seed: int = 0, silhouette_sample: int = 1500,
-                k_min: int = 2) -> tuple[int, np.ndarray, dict[int, float]]:
-    """k-means with k chosen by silhouette among k_min…k_max; returns (k, labels, silhouette per k)."""
+def _kmeans(points: np.ndarray, k: int, seed: int, restarts: int = 10):
     from sklearn.cluster import KMeans
+
+    return KMeans(n_clusters=k, n_init=restarts, random_state=seed).fit(points)
+
+
+def _silhouettes(points: np.ndarray, ks: range, seed: int) -> tuple[dict[int, float], dict[int, object]]:
     from sklearn.metrics import silhouette_score
 
+    scores, models = {}, {}
+    for k in ks:
+        model = _kmeans(points, k, seed)
+        if len(np.unique(model.labels_)) < 2:
+            continue
+        scores[k] = float(silhouette_score(points, model.labels_, sample_size=min(len(points), 1500),
+                                           random_state=seed))
+        models[k] = model
+    return scores, models
+
+
+def _least_jaccard(first: np.ndarray, second: np.ndarray) -> float:
+    """The least, over the clusters of both labellings, of a cluster's best Jaccard index in the other."""
+    from sklearn.metrics.cluster import contingency_matrix
+
+    shared = contingency_matrix(first, second).astype(float)
+    jaccard = shared / (shared.sum(1, keepdims=True) + shared.sum(0, keepdims=True) - shared)
+    return float(min(jaccard.max(1).min(), jaccard.max(0).min()))
+
+
+def _stabilities(points: np.ndarray, ks: range, seed: int) -> dict[int, float]:
+    rng = np.random.default_rng(seed)
+    size = max(ks.stop, int(STABILITY_FRACTION * len(points)))
+    draws = [(rng.choice(len(points), size, replace=False), rng.choice(len(points), size, replace=False))
+             for _ in range(STABILITY_DRAWS)]
+    scores = {}
+    for k in ks:
+        agreement = [_least_jaccard(_kmeans(points[a], k, seed + d, 3).predict(points),
+                                    _kmeans(points[b], k, seed + 1000 + d, 3).predict(points))
+                     for d, (a, b) in enumerate(draws)]
+        scores[k] = float(np.mean(agreement))
+    return scores
+
+
+def cluster_map(points: np.ndarray, k_max: int, seed: int = 0, k_rule: str = "stability", k_min: int = 2,
+                search_sample: int = 2000) -> tuple[int, np.ndarray, dict[int, float]]:
+    """k-means with k chosen by ``k_rule`` among k_min…k_max (see the module docstring); returns
+    (k, labels, the rule's score per k)."""
+    if k_rule not in K_RULES:
+        raise UserInputError(f"k rule '{k_rule}': unknown; expected one of {', '.join(K_RULES)}")
+    points = np.asarray(points, dtype=np.float64)
     count = len(points)
     k_max = min(k_max, count - 1)
     if k_max < 2:
         return 1, np.zeros(count, dtype=int), {}
-    best, scores = None, {}
-    for k in range(min(max(2, k_min), k_max), k_max + 1):
-        labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(points)
-        if len(np.unique(labels)) < 2:
-            continue
-        scores[k] = float(silhouette_score(points, labels, sample_size=min(count, silhouette_sample),
-                                           random_state=seed))
-        if best is None or scores[k] > scores[best[0]]:
-            best = (k, labels)
-    if best is None:
-        return 1, np.zeros(count, dtype=int), scores
-    return best[0], best[1], scores
+    sample = points
+    if count > search_sample:
+        sample = points[np.sort(np.random.default_rng(seed).choice(count, search_sample, replace=False))]
+    ks = range(min(max(2, k_min), k_max), k_max + 1)
+    if k_rule == "silhouette":
+        scores, models = _silhouettes(sample, ks, seed)
+        if not scores:
+            return 1, np.zeros(count, dtype=int), scores
+        k = max(scores, key=lambda key: (scores[key], -key))
+        model = models[k]
+    else:
+        scores = _stabilities(sample, ks, seed)
+        stable = [key for key, score in scores.items() if score >= STABLE]
+        k = max(stable) if stable else max(scores, key=lambda key: (scores[key], -key))
+        model = _kmeans(sample, k, seed)
+    if count == len(sample):
+        return k, model.labels_.astype(int), scores
+    from sklearn.cluster import KMeans  # every point, from the sample's centres
+
+    labels = KMeans(n_clusters=k, init=model.cluster_centers_, n_init=1).fit_predict(points)
+    return k, labels.astype(int), scores
 
 
-def medoid(points: np.ndarray, members: np.ndarray) -> int:
-    """The member with the least summed Euclidean distance to the other members."""
-    block = points[members]
-    distances = np.sqrt(((block[:, None] - block[None]) ** 2).sum(-1)).sum(1)
-    return int(members[distances.argmin()])
+def medoid(points: np.ndarray, members: np.ndarray, seed: int = 0) -> int:
+    """The member with the least summed Euclidean distance to the other members (for clusters above
+    ``EXACT_MEDOID`` members: among a sample of members, against a sample of members)."""
+    from sklearn.metrics import pairwise_distances_chunked
+
+    members = np.asarray(members)
+    candidates = reference = members
+    if len(members) > EXACT_MEDOID:
+        rng = np.random.default_rng(seed)
+        candidates = np.sort(rng.choice(members, EXACT_MEDOID, replace=False))
+        reference = np.sort(rng.choice(members, EXACT_MEDOID, replace=False))
+    sums = np.concatenate(list(pairwise_distances_chunked(points[candidates], points[reference],
+                                                          reduce_func=lambda chunk, start: chunk.sum(1))))
+    return int(candidates[sums.argmin()])
 
 
 def largest_remainder(total: int, sizes: Sequence[int], capacities: Sequence[int]) -> list[int]:
@@ -87,14 +161,21 @@ def largest_remainder(total: int, sizes: Sequence[int], capacities: Sequence[int
     return shares.tolist()
 
 
+def _distance_to(points: np.ndarray, point: np.ndarray) -> np.ndarray:
+    return np.sqrt(((points - point) ** 2).sum(-1))
+
+
 def farthest_point_sampling(points: np.ndarray, chosen: Sequence[int], candidates: Sequence[int],
                             count: int) -> list[int]:
     """``count`` candidates, each the one farthest from everything chosen so far (ties → lowest index)."""
-    candidates = np.asarray(sorted(set(candidates) - set(chosen)), dtype=int)
+    candidates = np.setdiff1d(np.asarray(candidates, dtype=int), np.asarray(chosen, dtype=int))
     if count <= 0 or candidates.size == 0:
         return []
-    if chosen:
-        nearest = np.sqrt(((points[candidates][:, None] - points[list(chosen)][None]) ** 2).sum(-1)).min(1)
+    block = points[candidates]
+    if len(chosen):
+        nearest = np.full(len(candidates), np.inf)
+        for index in chosen:  # a running minimum: memory stays one value per candidate
+            nearest = np.minimum(nearest, _distance_to(block, points[index]))
     else:  # nothing to be far from yet: start from the candidates' medoid
         first = medoid(points, candidates)
         nearest = np.where(candidates == first, np.inf, 0.0)
@@ -102,7 +183,7 @@ def farthest_point_sampling(points: np.ndarray, chosen: Sequence[int], candidate
     for _ in range(min(count, candidates.size)):
         index = int(nearest.argmax())
         picked.append(int(candidates[index]))
-        nearest = np.minimum(nearest, np.sqrt(((points[candidates] - points[candidates[index]]) ** 2).sum(-1)))
+        nearest = np.minimum(nearest, _distance_to(block, block[index]))
         nearest[index] = -np.inf
     return picked
 
@@ -111,27 +192,29 @@ def typical_members(points: np.ndarray, members: np.ndarray, fraction: float, ne
     """The ``fraction`` of ``members`` with the smallest mean distance to their nearest fellow members."""
     if fraction >= 1 or len(members) <= 2:
         return members
+    from sklearn.neighbors import NearestNeighbors
+
     block = points[members]
-    distances = np.sqrt(((block[:, None] - block[None]) ** 2).sum(-1))
     count = min(neighbours, len(members) - 1)
-    spread = np.sort(distances, axis=1)[:, 1:count + 1].mean(1)
+    distances, _ = NearestNeighbors(n_neighbors=count + 1).fit(block).kneighbors(block)
+    spread = distances[:, 1:].mean(1)
     keep = max(1, int(np.ceil(fraction * len(members))))
     return members[np.sort(np.argsort(spread, kind="stable")[:keep])]
 
 
 def cold_start(points: np.ndarray, budget: int, labelled: Sequence[int] = (), k_max: int = 50,
-               seed: int = 0, typical: float = 1.0, k_min: int = 2) -> ColdStartResult:
+               seed: int = 0, typical: float = 1.0, k_min: int = 2, k_rule: str = "stability") -> ColdStartResult:
     """Pick ``budget`` scans (indices into ``points``) to label first. See the module docstring."""
     points = np.asarray(points, dtype=float)
     labelled = sorted(set(int(i) for i in labelled))
-    available = [i for i in range(len(points)) if i not in set(labelled)]
+    available = np.setdiff1d(np.arange(len(points)), np.asarray(labelled, dtype=int))
     if budget < 1:
         raise UserInputError(f"budget must be at least 1, got {budget}")
     if budget > len(available):
         raise UserInputError(f"budget {budget} is larger than the {len(available)} unlabelled scans")
-    k, clusters, silhouettes = cluster_map(points[available], min(budget, k_max), seed, k_min=k_min)
-    members = [np.asarray(available)[clusters == c] for c in range(k)]
-    medoids = [medoid(points, m) for m in members]
+    k, clusters, scores = cluster_map(points[available], min(budget, k_max), seed, k_rule, k_min)
+    members = [available[clusters == c] for c in range(k)]
+    medoids = [medoid(points, m, seed) for m in members]
     picks = list(medoids)
     shares = largest_remainder(budget - k, [len(m) for m in members], [len(m) - 1 for m in members])
     for share, cluster_members in zip(shares, members, strict=True):
@@ -141,6 +224,8 @@ def cold_start(points: np.ndarray, budget: int, labelled: Sequence[int] = (), k_
     picks += farthest_point_sampling(points, labelled + picks, available, budget - len(picks))
     full = np.zeros(len(points), dtype=int)
     full[available] = clusters
-    for index in labelled:  # labelled scans belong to the cluster of their nearest medoid
-        full[index] = clusters[available.index(min(medoids, key=lambda m: ((points[m] - points[index]) ** 2).sum()))]
-    return ColdStartResult(picks, full, k, medoids, silhouettes)
+    if labelled:  # labelled scans belong to the cluster of their nearest medoid
+        from sklearn.metrics import pairwise_distances_argmin
+
+        full[labelled] = full[np.asarray(medoids)[pairwise_distances_argmin(points[labelled], points[medoids])]]
+    return ColdStartResult(picks, full, k, medoids, scores)

@@ -8,7 +8,8 @@ is fitted once per seed, with that seed, so seeds vary the map, the clustering a
 ``@embedder`` suffix, e.g. ``coldstart@pixels``, uses another embedder):
 
 * ``random`` — uniform picks; ``kmeans`` — k-means (k = budget) on the raw embeddings, nearest image per centre;
-* ``coldstart`` — ours: t-SNE map, silhouette k-means, medoids + proportional farthest-point sampling;
+* ``coldstart`` — ours: t-SNE map, k-means with k by stability, medoids + proportional farthest-point sampling;
+* ``coldstart-silhouette`` — the same with the paper's k rule (the best mean silhouette);
 * ``coldstart-typical`` — the same, farthest-point sampling only among the most typical half of each cluster;
 * ``mapkmeans`` — k-means on the map with k = budget (no silhouette), each cluster's medoid;
 * ``al`` / ``entropy`` / ``diversity`` — the cold start picks half the budget, a U-Net trained on it scores the pool,
@@ -30,7 +31,8 @@ from ..core.io import base_name, pair_images_with_labels, read_image, read_label
 from ..core.metrics import dice, hd95, mean_std
 from .segmentation_model import SegmentationConfig, predict_probabilities, train_segmenter
 
-STRATEGIES = ("random", "kmeans", "coldstart", "coldstart-typical", "mapkmeans", "al", "entropy", "diversity")
+STRATEGIES = ("random", "kmeans", "coldstart", "coldstart-silhouette", "coldstart-typical", "mapkmeans", "al",
+              "entropy", "diversity")
 ACTIVE = {"al": None, "entropy": 1.0, "diversity": 0.0}  # α per active strategy (None: the chosen alpha)
 Log = Callable[[str], None]
 
@@ -146,6 +148,8 @@ class SelectionStudy:
         points = self.map_points(embedder_name, seed)
         if strategy == "coldstart":
             return cold_start(points, budget, seed=seed).picks
+        if strategy == "coldstart-silhouette":
+            return cold_start(points, budget, seed=seed, k_rule="silhouette").picks
         if strategy == "coldstart-typical":
             return cold_start(points, budget, seed=seed, typical=0.5).picks
         if strategy == "mapkmeans":

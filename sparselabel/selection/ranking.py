@@ -165,13 +165,15 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
                 embedder: str = "filterbank", labels: str | Path | None = None, seed: int = 0,
                 segmentation=None, log: Log = print, embedder_path: str | Path | None = None,
                 progress: Progress | None = None, cancel: Cancel | None = None,
-                outputs: Outputs | None = None, device: str = "auto", refit_map: bool = False) -> RankedRound:
+                outputs: Outputs | None = None, device: str = "auto", refit_map: bool = False,
+                k_rule: str = "stability") -> RankedRound:
     """Run one round (see the module docstring) and return it.
 
     ``progress(fraction, message)`` is told how the work goes; when ``cancel()`` turns true the round stops with
     :class:`CancelledError` and the saved state is left as it was. ``outputs(round)``, when given, writes the
     caller's files for the round before the state records it; if it fails, the state is left as it was.
-    The map stays put between rounds (new scans are placed into it) unless ``refit_map`` asks for a new one.
+    The map stays put between rounds (new scans are placed into it) unless ``refit_map`` asks for a new one;
+    ``k_rule`` chooses how many clusters the map is read as (:data:`.cold_start.K_RULES`).
     """
     if strategy not in STRATEGIES:
         raise UserInputError(f"strategy '{strategy}': unknown; expected one of {', '.join(STRATEGIES)}")
@@ -179,6 +181,10 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
         raise UserInputError(f"alpha {alpha:g}: expected a weight between 0 and 1")
     if budget < 1:
         raise UserInputError(f"budget {budget}: expected at least one scan to pick")
+    from .cold_start import K_RULES
+
+    if k_rule not in K_RULES:
+        raise UserInputError(f"k rule '{k_rule}': unknown; expected one of {', '.join(K_RULES)}")
     from .embedders import get_embedder
 
     cohort = Path(cohort)
@@ -202,7 +208,7 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
                              "writable cohort folder (copy or link the scans into one)") from None
     with cohort_lock(cohort / STATE_FOLDER, log):
         ranked = _rank(cohort, budget, strategy, alpha, model, labels, labelled, seed, segmentation, log, progress,
-                       cancel, device, refit_map)
+                       cancel, device, refit_map, k_rule)
         if outputs is not None:
             outputs(ranked)
         ranked.map.save(cohort / MAP_FILE, ranked.names, model.identity)  # a map without its state is harmless
@@ -212,7 +218,7 @@ def rank_cohort(cohort: str | Path, budget: int, strategy: str = "coldstart", al
 
 def _rank(cohort: Path, budget: int, strategy: str, alpha: float, model, labels: Path, fitting: list[str], seed: int,
           segmentation, log: Log, progress: Progress | None, cancel: Cancel | None, device: str,
-          refit_map: bool = False) -> RankedRound:
+          refit_map: bool = False, k_rule: str = "stability") -> RankedRound:
     """The round's work, under the cohort's lock; nothing of the state is saved here."""
     embedder = model.name
     from .cohort_map import load_map, update_map
@@ -233,20 +239,22 @@ def _rank(cohort: Path, budget: int, strategy: str, alpha: float, model, labels:
                             refit_map, log)
     points = cohort_map.coordinates
     _mixed_dimensions(state, names, log)
-    labelled = [name for name in fitting if name in names]  # the readable ones
-    labelled_index = [names.index(n) for n in labelled]
-    candidates = [i for i in range(len(names)) if names[i] not in labelled]
+    position = {name: index for index, name in enumerate(names)}
+    labelled = [name for name in fitting if name in position]  # the readable ones
+    labelled_index = [position[n] for n in labelled]
+    labelled_set = set(labelled)
+    candidates = [i for i in range(len(names)) if names[i] not in labelled_set]
     if budget > len(candidates):
         raise UserInputError(f"budget {budget} is larger than the {len(candidates)} unlabelled scans")
     picks: list[tuple[int, float | None, float | None, float | None]] = []
     if strategy == "coldstart":
-        result = cold_start(points, budget, labelled_index, seed=seed)
+        result = cold_start(points, budget, labelled_index, seed=seed, k_rule=k_rule)
         clusters = result.clusters
         picks = [(i, None, None, None) for i in result.picks]
     else:
         from .cold_start import cluster_map
 
-        _, found, _ = cluster_map(points, min(10, len(points) - 1), seed)
+        _, found, _ = cluster_map(points, min(10, len(points) - 1), seed, k_rule)
         clusters = found
         if strategy == "random":
             order = np.random.default_rng(seed).permutation(candidates)[:budget]
@@ -269,7 +277,7 @@ def _rank(cohort: Path, budget: int, strategy: str, alpha: float, model, labels:
                 for rank, (i, h, d, s) in enumerate(picks, start=1)]
     picked = {i for i, *_ in picks}
     worklist += [RankedScan(names[i], "unlabelled", cluster=int(clusters[i])) for i in candidates if i not in picked]
-    worklist += [RankedScan(n, "labelled", cluster=int(clusters[names.index(n)])) for n in labelled]
+    worklist += [RankedScan(n, "labelled", cluster=int(clusters[position[n]])) for n in labelled]
     state.rounds.append({"strategy": strategy, "budget": budget, "alpha": alpha, "embedder": embedder,
                          "labelled": labelled, "picks": [vars(w) for w in worklist if w.status == "next"]})
     return RankedRound(worklist, len(state.rounds), points, names, state, cohort_map)
