@@ -54,6 +54,16 @@ def _rank(args: argparse.Namespace) -> int:
     return 0
 
 
+def _embed(args: argparse.Namespace) -> int:
+    from ..selection.embedding_cache import embed_cohort
+
+    with progress_for(args, "embed") as progress:
+        embedded, cached = embed_cohort(args.cohort, args.embedder, args.embedder_path, args.device, args.dask,
+                                        args.batch, log=progress.log, progress=progress)
+    print(f"{embedded} scan(s) embedded, {cached} already cached ({args.embedder}); rank uses them")
+    return 0
+
+
 def _evaluate_selection(args: argparse.Namespace) -> int:
     from ..core.devices import select_device
     from ..selection.evaluation import SelectionProtocol, SelectionStudy, load_labelled_images, parse_strategy
@@ -117,6 +127,18 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     rank.add_argument("--overwrite", action="store_true", help="replace ranking.csv and map.png in --out even when "
                       "they are not the ones an earlier round of this cohort wrote")
     rank.set_defaults(run=_rank)
+
+    embed = commands.add_parser("embed", help="compute a cohort's embeddings ahead of rank, here or on a Dask "
+                                "cluster (ActiveSeg)")
+    embed.add_argument("cohort", help="folder of scans, as for rank")
+    embed.add_argument("--embedder", default="filterbank", help="as for rank (default: %(default)s)")
+    embed.add_argument("--embedder-path", help="as for rank")
+    add_device_option(embed)
+    embed.add_argument("--dask", metavar="ADDRESS", help="run the embedding as Dask tasks on the scheduler at "
+                       "ADDRESS (tcp://host:8786), or on local[:N] worker processes here; the workers must see the "
+                       "cohort folder at the same path (needs the dask extra)")
+    embed.add_argument("--batch", type=COUNT, help="scans per task (default: 64 with --dask, 16 here)")
+    embed.set_defaults(run=_embed)
 
 
 def add_evaluation(evaluations: argparse._SubParsersAction) -> None:

@@ -2,7 +2,7 @@
 
 1. The cohort's scans are listed and compared with the saved state (added / removed / changed are reported);
    unreadable scans are reported and skipped, never the end of the run.
-2. Every readable scan is embedded, cached per embedder and content hash in ``.sparselabel/embeddings/``.
+2. Every readable scan is embedded, cached per embedder and content hash (:mod:`.embedding_cache`).
 3. The map stays put: last round's map (``.sparselabel/map.npz``) is kept and new scans are placed into it; it is
    fitted afresh on the first round, when asked (``refit_map``), or when new scans outnumber the mapped ones.
 4. The strategy picks ``budget`` unlabelled scans: ``coldstart`` (medoids + proportional farthest-point sampling),
@@ -23,16 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.atomic import atomic_path, write_text
+from ..core.atomic import write_text
 from ..core.errors import CancelledError, UserInputError
 from ..core.io import base_name, discover_images, grid_mismatch, read_image, read_label
 from .cohort_lock import cohort_lock
 from .cohort_map import CohortMap
 from .cohort_state import STATE_FOLDER, CohortState, load_state, refresh_scans, save_state
+from .embedding_cache import LocalEngine, cached_embeddings
 
 STRATEGIES = ("coldstart", "al", "random")
 MAP_FILE = Path(STATE_FOLDER) / "map.npz"
-BATCH = 16  # scans embedded at once
 Log = Callable[[str], None]
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
@@ -60,40 +60,6 @@ class RankedRound:
     names: list[str]
     state: CohortState
     map: CohortMap  # saved with the state: the next round places new scans into it
-
-
-def _embeddings(cohort: Path, state: CohortState, names: list[str], embedder, log: Log, progress: Progress | None,
-                cancel: Cancel | None) -> tuple[list[str], np.ndarray]:
-    """Embeddings of ``names`` (cached per embedder and content hash); returns the readable names and vectors."""
-    cache = cohort / STATE_FOLDER / "embeddings" / embedder.identity
-    vectors: dict[str, np.ndarray] = {}
-    missing = []
-    for name in names:
-        cached = cache / f"{state.scans[name].sha256}.npy"
-        if cached.exists():
-            vectors[name] = np.load(cached)
-        else:
-            missing.append(name)
-    for start in range(0, len(missing), BATCH):
-        if cancel is not None and cancel():
-            raise CancelledError("cancelled while embedding the scans; the project state is unchanged")
-        if progress is not None:
-            progress(start / len(missing), f"embedding scans: {start} of {len(missing)}")
-        images, batch = [], []
-        for name in missing[start:start + BATCH]:
-            try:
-                images.append(read_image(cohort / state.scans[name].path))
-                batch.append(name)
-            except UserInputError as error:
-                log(f"unreadable, skipped: {error}")
-        for name, image in zip(batch, images, strict=True):
-            state.scans[name].dim = image.geometry.dim
-        for name, vector in zip(batch, embedder.embed(images) if images else [], strict=True):
-            with atomic_path(cache / f"{state.scans[name].sha256}.npy") as temporary:
-                np.save(temporary, vector)
-            vectors[name] = vector
-    readable = [n for n in names if n in vectors]
-    return readable, np.stack([vectors[n] for n in readable]) if readable else np.zeros((0, 0))
 
 
 def _labelled(labels: Path, names: list[str]) -> set[str]:
@@ -232,7 +198,8 @@ def _rank(cohort: Path, budget: int, strategy: str, alpha: float, model, labels:
     if state.embedder not in (None, embedder):
         state.coordinates, state.clusters = {}, {}
     state.embedder = embedder
-    names, vectors = _embeddings(cohort, state, sorted(state.scans), model, log, progress, cancel)
+    names, vectors = cached_embeddings(cohort, state, sorted(state.scans), model.identity, LocalEngine(model), log,
+                                       progress, cancel)
     if len(names) < 2:
         raise UserInputError(f"{cohort}: fewer than two readable scans; a cohort map needs at least two")
     cohort_map = update_map(load_map(cohort / MAP_FILE, model.identity), names, vectors, state.coordinates, seed,
