@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -105,13 +106,23 @@ def _demo_activeseg(cohort: Path, groups: dict[str, str], out: Path, budget: int
     worklist, points, names = ranked.worklist, ranked.points, ranked.names
     picks = [w for w in worklist if w.status == "next"]
     per_group = {g: sum(groups[w.scan] == g for w in picks) for g in dict.fromkeys(groups.values())}
-    print(f"ActiveSeg: {len(names)} scans mapped into {len({w.cluster for w in worklist})} clusters; cold-start "
-          f"picks per group: " + ", ".join(f"{g} {n}" for g, n in per_group.items()))
+    from sklearn.metrics import adjusted_rand_score
+
+    clusters = {w.scan: w.cluster for w in worklist}
+    found = {c: Counter(groups[n] for n in names if clusters[n] == c).most_common()
+             for c in sorted(set(clusters.values()))}
+    agreement = adjusted_rand_score([groups[n] for n in names], [clusters[n] for n in names])
+    print(f"ActiveSeg: {len(names)} scans mapped; {len(found)} clusters found for the {len(per_group)} groups the "
+          f"cohort was built from (adjusted Rand index {agreement:.2f}):")
+    for cluster, members in found.items():
+        print(f"  cluster {cluster + 1}: " + ", ".join(f"{g} {n}" for g, n in members))
+    print("cold-start picks per group: " + ", ".join(f"{g} {n}" for g, n in per_group.items()))
     write_worklist(worklist, out / "activeseg_ranking.csv")
     picture = draw_map(points, names, worklist, out / "activeseg_map.png",
                        title=f"ActiveSeg: sample cohort map, {budget} cold-start picks")
     print(f"picture: {picture}")
-    return {"picks": [w.scan for w in picks], "picks_per_group": per_group, "picture": str(picture),
+    return {"picks": [w.scan for w in picks], "picks_per_group": per_group, "clusters_found": len(found),
+            "groups_agreement_ari": round(float(agreement), 4), "picture": str(picture),
             "worklist": str(out / "activeseg_ranking.csv")}
 
 
