@@ -228,6 +228,8 @@ def update_map(saved: tuple[CohortMap, list[str]] | None, names: list[str], embe
         reason = ("as asked" if refit else f"{len(new)} new scan(s) outnumber the {len(kept)} mapped" if saved
                   is not None else "no saved map")
         log(f"map: fitted afresh ({reason}), starting from the scans' known places")
+    else:
+        log(f"map: fitted to the {len(names)} scans")
     return fit_map(embeddings, seed=seed, initial=_initial_layout(names, embeddings, positions))
 
 
