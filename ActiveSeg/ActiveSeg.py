@@ -74,6 +74,7 @@ class ActiveSegParameterNode:
     currentVolume: vtkMRMLScalarVolumeNode
     currentSegmentation: vtkMRMLSegmentationNode
     device: Annotated[str, Choice(DEVICES)] = "auto"
+    refitMap: bool = False  # next round only
 
 
 #
@@ -232,7 +233,11 @@ class ActiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         with slicer.util.tryWithErrorDisplay(_("Failed to start ranking."), waitCursor=True):
             if not self._ensureDependencies():
                 return
-            self._jobs.start(self.logic.rankingJob(self._parameterNode, strategy), self._showRound)
+            self._jobs.start(self.logic.rankingJob(self._parameterNode, strategy), self._showNewRound)
+
+    def _showNewRound(self, round_) -> None:
+        self._parameterNode.refitMap = False  # asked for one round; the next keeps the map again
+        self._showRound(round_)
 
     def _showRound(self, round_) -> None:
         """Put a round (worklist, map points, names) into table and plot nodes, and the plot into the layout."""
@@ -430,7 +435,7 @@ class ActiveSegLogic(ScriptedLoadableModuleLogic):
         return ranking_job(parameters.cohortFolder,
                            self.labelsFolderFor(parameters.cohortFolder, parameters.labelsFolder),
                            parameters.budget, strategy, parameters.alpha, parameters.embedder, parameters.embedderPath,
-                           parameters.device)
+                           parameters.device, parameters.refitMap)
 
     def restoreRound(self, parameters):
         """The cohort's last saved round, or None (a new cohort, or a folder that is not one)."""

@@ -137,6 +137,11 @@ def test_a_ranking_job_and_a_cancelled_one(cohort, tmp_path):
     assert (cohort / ".sparselabel" / "state.json").read_bytes() == state
     assert not is_locked(cohort / ".sparselabel")  # the killed child's lock is taken away
 
+    refitted = jobs.ranking_job(cohort, cohort / "labels", 4, "coldstart", 0.5, "filterbank", refit_map=True)
+    _follow(refitted)
+    assert refitted.error is None, refitted.error
+    assert any("map: fitted afresh (as asked)" in line for line in refitted.log)
+
 
 def test_the_next_job_runs_in_a_process_started_ahead_with_its_imports_done(tmp_path):
     from sparselabel.slicer.child_job import ChildJob, Spare

@@ -77,8 +77,9 @@ def training_job(volumes: Path, checkpoint: Path, seconds: float, device: str = 
 
 
 def ranking_job(cohort: Path, labels: Path, budget: int, strategy: str, alpha: float, embedder: str,
-                embedder_path: Path | None = None, device: str = "auto") -> ChildJob:
-    """One ``rank`` round of ``cohort``; the result is the round as saved: ``(worklist, points, names)``."""
+                embedder_path: Path | None = None, device: str = "auto", refit_map: bool = False) -> ChildJob:
+    """One ``rank`` round of ``cohort`` (the map fitted afresh with ``refit_map``); the result is the round as
+    saved: ``(worklist, points, names)``."""
     from ..selection.ranking import saved_round
 
     folder = new_job_folder()
@@ -87,4 +88,6 @@ def ranking_job(cohort: Path, labels: Path, budget: int, strategy: str, alpha: f
                  "--device", device]
     if embedder_path is not None:
         arguments += ["--embedder-path", str(embedder_path)]
+    if refit_map:
+        arguments.append("--refit-map")
     return ChildJob(arguments, folder, lambda job: saved_round(cohort, labels), spare=SPARE)
