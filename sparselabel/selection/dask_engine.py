@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..core.errors import UserInputError
-from .embedding_cache import Embedded, embed_batch
+from .embedding_batches import Embedded, embed_batch
 
 _WORKER_EMBEDDERS: dict[tuple, object] = {}  # per worker process: built by its first task
 

@@ -4,59 +4,21 @@
 not embedded again and a changed one is. Each file is written atomically by the process that owns the cohort (the
 one holding its lock): an interrupted run leaves complete vectors only, and the next run embeds what is missing.
 
-Missing vectors are computed in batches of scans, here (:class:`LocalEngine`) or on a Dask cluster
-(:class:`.dask_engine.DaskEngine`); both hand back the same per-scan results, written here the same way.
+Missing vectors are computed in batches of scans, here (:class:`.embedding_batches.LocalEngine`) or on a Dask
+cluster (:class:`.dask_engine.DaskEngine`); both hand back the same per-scan results, written here the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..core.atomic import atomic_path
 from ..core.errors import CancelledError, UserInputError
-from ..core.io import read_image
 from .cohort_state import STATE_FOLDER, CohortState
-
-BATCH = 16  # scans embedded at once here
-
-
-@dataclass
-class Embedded:
-    """One scan's result: its vector and dimensionality, or why it could not be read."""
-
-    name: str
-    vector: np.ndarray | None = None
-    dim: int | None = None
-    error: str | None = None
-
-
-def embed_batch(embedder, scans: Sequence[tuple[str, str]]) -> list[Embedded]:
-    """Read and embed ``scans`` (name, path) with ``embedder``; unreadable scans come back with their error."""
-    images, readable, results = [], [], {}
-    for name, path in scans:
-        try:
-            images.append(read_image(path))
-            readable.append(name)
-        except UserInputError as error:
-            results[name] = Embedded(name, error=str(error))
-    for name, image, vector in zip(readable, images, embedder.embed(images) if images else [], strict=True):
-        results[name] = Embedded(name, np.asarray(vector), image.geometry.dim)
-    return [results[name] for name, _ in scans]
-
-
-class LocalEngine:
-    """Embeds the batches one after the other in this process."""
-
-    def __init__(self, embedder):
-        self.embedder = embedder
-
-    def run(self, batches: list[list[tuple[str, str]]]) -> Iterator[list[Embedded]]:
-        for batch in batches:
-            yield embed_batch(self.embedder, batch)
+from .embedding_batches import BATCH, LocalEngine
 
 
 def cache_folder(cohort: Path, identity: str) -> Path:

@@ -29,7 +29,8 @@ from ..core.io import base_name, discover_images, grid_mismatch, read_image, rea
 from .cohort_lock import cohort_lock
 from .cohort_map import CohortMap
 from .cohort_state import STATE_FOLDER, CohortState, load_state, refresh_scans, save_state
-from .embedding_cache import LocalEngine, cached_embeddings
+from .embedding_batches import LocalEngine
+from .embedding_cache import cached_embeddings
 
 STRATEGIES = ("coldstart", "al", "random")
 MAP_FILE = Path(STATE_FOLDER) / "map.npz"
