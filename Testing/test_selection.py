@@ -108,3 +108,21 @@ def test_typical_cold_start_keeps_the_groups_and_leaves_the_outliers(groups):
     assert any(i >= first_outlier for i in plain.picks)  # farthest-point sampling reaches for the edges
     assert not any(i >= first_outlier for i in typical.picks)
     assert set(truth[typical.picks]) == {0, 1, 2, 3} and len(set(typical.picks)) == 12
+
+
+def test_on_the_phantom_cohort_stability_recovers_more_of_the_groups_than_silhouette():
+    """The built-in cohort's 4 groups, embedded and mapped as rank does: the paper's rule reads them as 2 clusters."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from sparselabel.core import phantoms
+    from sparselabel.selection.cohort_map import fit_map
+    from sparselabel.selection.cold_start import cluster_map
+    from sparselabel.selection.embedders import get_embedder
+
+    cases = phantoms.chest_cohort(per_group=10, seed=0)
+    points = fit_map(get_embedder("filterbank").embed([c.image for c in cases]), seed=0).coordinates
+    truth = [c.group for c in cases]
+    k_paper, by_paper, _ = cluster_map(points, 10, seed=0, k_rule="silhouette")
+    k_stable, by_stability, _ = cluster_map(points, 10, seed=0)
+    assert k_paper == 2 and k_stable >= 4
+    assert adjusted_rand_score(truth, by_stability) > adjusted_rand_score(truth, by_paper) + 0.2
