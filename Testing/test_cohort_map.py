@@ -77,6 +77,21 @@ def test_a_saved_map_loads_as_it_was_and_only_for_its_embedder(tmp_path):
     point = loaded.transform(embeddings[-1:])[0]
     assert ((fitted.coordinates - point) ** 2).sum(1).argmin() >= 40  # the last 20 scans are group 2
     assert load_map(path, "pixels-v1") is None  # another embedder's map is not this one
-    (tmp_path / "broken.npz").write_bytes(b"not a map")
-    assert load_map(tmp_path / "broken.npz", "filterbank-v1") is None
+    for damage in (b"not a map", path.read_bytes()[:200], b""):  # foreign, truncated, empty: fitted afresh
+        (tmp_path / "broken.npz").write_bytes(damage)
+        assert load_map(tmp_path / "broken.npz", "filterbank-v1") is None
     assert not list(tmp_path.glob(".map.npz*"))  # no temporary file left behind
+
+
+def test_a_small_map_grown_large_enough_for_tsne_is_fitted_afresh():
+    from sparselabel.selection.cohort_map import update_map
+
+    embeddings, _ = _groups(6)  # 18 scans: the first 12 make a map too small for openTSNE
+    names = [f"scan{i:02d}" for i in range(18)]
+    first = update_map(None, names[:12], embeddings[:12], {}, log=lambda line: None)
+    assert first.method == "sklearn-tsne"
+    positions = {n: list(p) for n, p in zip(names, first.coordinates, strict=False)}
+    messages = []
+    grown = update_map((first, names[:12]), names, embeddings, positions, log=messages.append)
+    assert grown.method == "opentsne" and "the cohort has grown large enough for t-SNE" in messages[0]
+    assert "starting from the scans' known places" in messages[0]

@@ -107,3 +107,10 @@ def test_a_bad_address_is_explained_before_any_work(tmp_path):
     with pytest.raises(UserInputError, match="expected local or local:N"):
         embed_cohort(cohort, dask="local:none", log=lambda line: None)
     assert not cache_folder(cohort, "filterbank").exists()
+
+
+def test_a_scan_a_worker_cannot_see_fails_its_task_instead_of_being_skipped(tmp_path):
+    from sparselabel.selection.dask_engine import embed_on_worker
+
+    with pytest.raises(UserInputError, match=r"not found on Dask worker .* at the same path"):
+        embed_on_worker([("lost", str(tmp_path / "elsewhere" / "lost.png"))], "filterbank", None, "cpu")

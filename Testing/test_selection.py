@@ -74,6 +74,8 @@ def test_largest_remainder_respects_proportions_and_capacity():
 def test_farthest_point_sampling_spreads_out():
     points = np.array([[0, 0], [1, 0], [10, 0], [5, 0], [9, 0]], dtype=float)
     assert farthest_point_sampling(points, [0], range(5), 2) == [2, 3]
+    spread = np.array([[0, 0], [1, 0], [10, 0], [0, 10], [5, 5]], dtype=float)
+    assert farthest_point_sampling(spread, [], range(5), 3) == [1, 3, 2]  # nothing chosen: the medoid first
 
 
 def test_entropy_is_normalised():

@@ -7,11 +7,13 @@ scans to their first two principal components.
 
 A map is saved beside the cohort's state (:meth:`CohortMap.save`: the reduction, the mapped scans' reduced
 embeddings and their positions — plain arrays, no pickled objects), so that a later round places new scans into it
-with openTSNE's ``transform`` (:meth:`CohortMap.transform`) and the picture the user knows does not move.
+(:meth:`CohortMap.transform`) and the picture the user knows does not move. New scans are placed against the
+map's anchors — the scans t-SNE itself laid out — never against scans placed before them.
 """
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,30 +34,30 @@ def perplexity_for(count: int) -> float:
 
 @dataclass
 class CohortMap:
-    """A fitted map: 2D coordinates for the scans it was fitted on, and what is needed to place new ones."""
+    """A map: 2D coordinates for its scans, and what is needed to place new ones."""
 
     coordinates: np.ndarray
     method: str  # "opentsne", "opentsne-landmarks" (large cohorts), "sklearn-tsne" or "pca"
     mean: np.ndarray = field(repr=False)
     basis: np.ndarray = field(repr=False)  # principal axes, [components, features]
     reduced: np.ndarray = field(repr=False)  # the mapped scans' reduced embeddings
+    anchors: np.ndarray = field(repr=False)  # whether each scan was laid out by the fit (not placed afterwards)
     seed: int = 0
-    _embedding: object = field(repr=False, default=None)  # openTSNE's TSNEEmbedding, rebuilt when needed
+    _embedding: object = field(repr=False, default=None)  # openTSNE's TSNEEmbedding of the anchors, when built
 
     def reduce(self, embeddings: np.ndarray) -> np.ndarray:
         """Embeddings in the map's principal components."""
-        embeddings = np.asarray(embeddings)
-        reduced = np.empty((len(embeddings), len(self.basis)))
-        for rows in _chunks(len(embeddings)):
-            reduced[rows] = (embeddings[rows].astype(np.float64) - self.mean) @ self.basis.T
-        return reduced
+        return _reduced(np.asarray(embeddings), self.mean, self.basis, np.float64)
 
     def transform(self, embeddings: np.ndarray) -> np.ndarray:
-        """2D positions for new scans, existing points kept where they are: optimised against the fixed map by
-        openTSNE on t-SNE maps of up to ``FIT_LIMIT`` scans, else each at the median position of its nearest
-        mapped scans (as the landmark maps of large cohorts place their scans)."""
-        reduced = self.reduce(embeddings)
-        if self.method == "opentsne" and len(self.reduced) <= FIT_LIMIT:
+        """2D positions for new scans; the map's scans keep theirs (:meth:`place`)."""
+        return self.place(self.reduce(embeddings))
+
+    def place(self, reduced: np.ndarray) -> np.ndarray:
+        """2D positions for new scans given in the map's principal components, optimised against the fixed
+        anchors by openTSNE on t-SNE maps, else each at the median position of its nearest anchors (as the
+        landmark maps of large cohorts place their scans)."""
+        if self.method == "opentsne":
             embedding = self._tsne_embedding()
             # openTSNE re-centres the reference embedding in place while placing new points: measure that shift,
             # undo it, and express the new points in the map's own frame.
@@ -64,33 +66,34 @@ class CohortMap:
             shift = (np.asarray(embedding) - reference).mean(0)
             embedding[:] = reference
             return placed - shift
-        return _placed_by_neighbours(reduced, self.reduced, self.coordinates)
+        return _placed_by_neighbours(reduced, self.reduced[self.anchors], self.coordinates[self.anchors])
 
     def _tsne_embedding(self):
-        """openTSNE's embedding object for this map: the one fitted, or one rebuilt from the saved arrays (the
-        reference scans' neighbourhoods are recomputed; their positions are the saved ones)."""
+        """openTSNE's embedding object for the anchors: the one fitted, or one rebuilt from the saved arrays (the
+        anchors' neighbourhoods are recomputed; their positions are the saved ones)."""
         if self._embedding is None:
             from openTSNE import TSNEEmbedding
             from openTSNE.affinity import PerplexityBasedNN
 
-            affinities = PerplexityBasedNN(np.asarray(self.reduced, dtype=np.float64),
-                                           perplexity=perplexity_for(len(self.reduced)), random_state=self.seed,
+            reduced = np.asarray(self.reduced[self.anchors], dtype=np.float64)
+            affinities = PerplexityBasedNN(reduced, perplexity=perplexity_for(len(reduced)), random_state=self.seed,
                                            n_jobs=-1)
-            self._embedding = TSNEEmbedding(np.array(self.coordinates, copy=True), affinities,
+            self._embedding = TSNEEmbedding(np.array(self.coordinates[self.anchors], copy=True), affinities,
                                             random_state=self.seed, n_jobs=-1)
         return self._embedding
 
     def subset(self, keep: np.ndarray) -> CohortMap:
         """The map of only the scans ``keep`` (indices), at the same positions."""
         keep = np.asarray(keep, dtype=int)
-        return CohortMap(self.coordinates[keep], self.method, self.mean, self.basis, self.reduced[keep], self.seed)
+        return CohortMap(self.coordinates[keep], self.method, self.mean, self.basis, self.reduced[keep],
+                         self.anchors[keep], self.seed)
 
     def save(self, path: str | Path, names: list[str], embedder: str) -> Path:
         """Write the map (its scans ``names``, in order, embedded by ``embedder``) atomically to ``path``."""
         with atomic_path(path, suffix=".npz") as temporary, open(temporary, "wb") as handle:
             np.savez(handle, version=MAP_VERSION, names=np.array(names, dtype=str), embedder=embedder,
                      method=self.method, seed=self.seed, coordinates=self.coordinates, mean=self.mean,
-                     basis=self.basis, reduced=self.reduced)
+                     basis=self.basis, reduced=self.reduced, anchors=self.anchors)
         return Path(path)
 
 
@@ -105,17 +108,24 @@ def load_map(path: str | Path, embedder: str) -> tuple[CohortMap, list[str]] | N
             if int(saved["version"]) != MAP_VERSION or str(saved["embedder"]) != embedder:
                 return None
             loaded = CohortMap(saved["coordinates"], str(saved["method"]), saved["mean"], saved["basis"],
-                               saved["reduced"], int(saved["seed"]))
+                               saved["reduced"], saved["anchors"].astype(bool), int(saved["seed"]))
             names = [str(n) for n in saved["names"]]
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
-    if not (len(names) == len(loaded.coordinates) == len(loaded.reduced)):
+    if not (len(names) == len(loaded.coordinates) == len(loaded.reduced) == len(loaded.anchors)):
         return None
     return loaded, names
 
 
 def _chunks(count: int, size: int = CHUNK) -> list[slice]:
     return [slice(start, min(start + size, count)) for start in range(0, count, size)]
+
+
+def _reduced(embeddings: np.ndarray, mean: np.ndarray, basis: np.ndarray, dtype) -> np.ndarray:
+    reduced = np.empty((len(embeddings), len(basis)), dtype=dtype)
+    for rows in _chunks(len(embeddings)):
+        reduced[rows] = (embeddings[rows].astype(np.float64) - mean) @ basis.T
+    return reduced
 
 
 def _principal_axes(embeddings: np.ndarray, components: int) -> tuple[np.ndarray, np.ndarray]:
@@ -138,7 +148,7 @@ def _principal_axes(embeddings: np.ndarray, components: int) -> tuple[np.ndarray
 
 
 def _placed_by_neighbours(reduced: np.ndarray, reference: np.ndarray, coordinates: np.ndarray) -> np.ndarray:
-    """Each scan at the median position of its nearest mapped scans (10; fewer on maps under 100 scans)."""
+    """Each scan at the median position of its nearest reference scans (10; fewer for under 100 references)."""
     from sklearn.neighbors import NearestNeighbors
 
     count = int(np.clip(len(reference) // 10, min(3, len(reference)), 10))
@@ -150,14 +160,32 @@ def _placed_by_neighbours(reduced: np.ndarray, reference: np.ndarray, coordinate
     return placed
 
 
+def _start_layout(initial: np.ndarray | None, reduced: np.ndarray) -> np.ndarray | None:
+    """The layout a fit starts from: ``initial`` (rows of NaN: no known place) with each unknown row at its nearest
+    known scan's place, or None — start from PCA — when fewer than half the rows have a place."""
+    if initial is None:
+        return None
+    initial = np.array(initial, dtype=np.float64)
+    known = np.flatnonzero(np.isfinite(initial).all(1))
+    if len(known) < max(2, len(initial) // 2):
+        return None
+    unknown = np.flatnonzero(~np.isfinite(initial).all(1))
+    if unknown.size:
+        from sklearn.metrics import pairwise_distances_argmin  # in blocks: memory stays bounded
+
+        initial[unknown] = initial[known[pairwise_distances_argmin(reduced[unknown], reduced[known])]]
+    return initial
+
+
 def fit_map(embeddings: np.ndarray, seed: int = 0, components: int = 50, initial: np.ndarray | None = None,
             fit_limit: int = FIT_LIMIT) -> CohortMap:
     """Fit a 2D map to ``embeddings`` ``[scans, features]``.
 
-    ``initial`` (``[scans, 2]``) starts the layout from known positions — last round's map — so that a refit after
-    scans were added keeps the picture the user knows as far as it can; otherwise the layout starts from PCA.
-    Above ``fit_limit`` scans, t-SNE maps a seeded sample of that many (the landmarks) and every other scan is
-    placed at the median position of its nearest landmarks: time and memory stay bounded for any cohort.
+    ``initial`` (``[scans, 2]``; NaN rows: no known place) starts the layout from known positions — last round's
+    map — so that a refit keeps the picture the user knows as far as it can (see :func:`_start_layout`); otherwise
+    the layout starts from PCA. Above ``fit_limit`` scans, t-SNE maps a seeded sample of that many (the landmarks)
+    and every other scan is placed at the median position of its nearest landmarks: time and memory stay bounded
+    for any cohort.
     """
     embeddings = np.asarray(embeddings)
     if embeddings.ndim != 2 or len(embeddings) < 2:
@@ -166,34 +194,37 @@ def fit_map(embeddings: np.ndarray, seed: int = 0, components: int = 50, initial
     if not all(np.isfinite(embeddings[rows]).all() for rows in _chunks(count)):
         raise UserInputError("some scan embeddings are not finite numbers; recompute them")
     mean, basis = _principal_axes(embeddings, min(components, count - 1, embeddings.shape[1]))
-    reduced = np.empty((count, len(basis)), dtype=np.float32 if count > fit_limit else np.float64)
-    for rows in _chunks(count):
-        reduced[rows] = (embeddings[rows].astype(np.float64) - mean) @ basis.T
+    reduced = _reduced(embeddings, mean, basis, np.float32 if count > fit_limit else np.float64)
+    everything = np.ones(count, dtype=bool)
     if count < 4:
         coordinates = np.zeros((count, 2))
         coordinates[:, : min(2, reduced.shape[1])] = reduced[:, :2]
-        return CohortMap(coordinates, "pca", mean, basis, reduced, seed)
+        return CohortMap(coordinates, "pca", mean, basis, reduced, everything, seed)
     if count <= 3 * perplexity_for(count):  # openTSNE needs 3 × perplexity neighbours: fewer than 16 scans
         from sklearn.manifold import TSNE
 
         coordinates = TSNE(perplexity=(count - 1) / 3, init="pca", random_state=seed).fit_transform(reduced)
-        return CohortMap(coordinates, "sklearn-tsne", mean, basis, reduced, seed)
+        return CohortMap(coordinates, "sklearn-tsne", mean, basis, reduced, everything, seed)
     from openTSNE import TSNE
     from openTSNE.initialization import rescale
 
     landmarks = np.arange(count)
     if count > fit_limit:
         landmarks = np.sort(np.random.default_rng(seed).choice(count, fit_limit, replace=False))
-    start = "pca" if initial is None else rescale(np.asarray(initial, dtype=np.float64)[landmarks])
-    embedding = TSNE(perplexity=perplexity_for(len(landmarks)), initialization=start, random_state=seed, n_jobs=-1,
-                     verbose=False).fit(reduced[landmarks].astype(np.float64))
+    start = _start_layout(None if initial is None else np.asarray(initial)[landmarks], reduced[landmarks])
+    embedding = TSNE(perplexity=perplexity_for(len(landmarks)), initialization="pca" if start is None else
+                     rescale(start), random_state=seed, n_jobs=-1, verbose=False).fit(
+                         reduced[landmarks].astype(np.float64))
     if count <= fit_limit:
-        return CohortMap(np.array(embedding, copy=True), "opentsne", mean, basis, reduced, seed, embedding)
+        return CohortMap(np.array(embedding, copy=True), "opentsne", mean, basis, reduced, everything, seed,
+                         embedding)
     coordinates = np.zeros((count, 2))
     coordinates[landmarks] = np.asarray(embedding)
     others = np.setdiff1d(np.arange(count), landmarks)
     coordinates[others] = _placed_by_neighbours(reduced[others], reduced[landmarks], coordinates[landmarks])
-    return CohortMap(coordinates, "opentsne-landmarks", mean, basis, reduced, seed)
+    anchors = np.zeros(count, dtype=bool)
+    anchors[landmarks] = True
+    return CohortMap(coordinates, "opentsne-landmarks", mean, basis, reduced, anchors, seed)
 
 
 def update_map(saved: tuple[CohortMap, list[str]] | None, names: list[str], embeddings: np.ndarray,
@@ -201,49 +232,41 @@ def update_map(saved: tuple[CohortMap, list[str]] | None, names: list[str], embe
     """This round's map of the scans ``names`` (rows of ``embeddings``), in that order.
 
     With a ``saved`` map, scans it holds that still have a position (``positions``: a changed scan has lost its
-    own) keep exactly their place, and new scans are placed into it (:meth:`CohortMap.transform`). It is fitted
-    afresh when there is none, when ``refit`` asks for it, or when new scans outnumber the mapped ones (the old map
-    no longer describes the cohort); a refit starts from the known positions, so the picture moves as little as
-    the new data allows. Each decision is told to ``log``.
+    own) keep exactly their place, and new scans are placed into it (:meth:`CohortMap.place`). It is fitted afresh
+    when there is none, when ``refit`` asks for it, when new scans outnumber the mapped ones (the old map no longer
+    describes the cohort), or when a map too small for openTSNE has grown large enough for it; a refit starts from
+    the known positions when at least half the scans have one. Each decision is told to ``log``.
     """
     embeddings = np.asarray(embeddings)
     index = {name: i for i, name in enumerate(saved[1])} if saved is not None else {}
     kept = [i for i, name in enumerate(names) if name in index and name in positions]
     new = [i for i, name in enumerate(names) if not (name in index and name in positions)]
-    if saved is not None and not refit and new and len(new) <= len(kept):
+    outgrown = saved is not None and saved[0].method in ("pca", "sklearn-tsne") and \
+        len(names) > 3 * perplexity_for(len(names))
+    if saved is not None and not refit and not outgrown and len(new) <= len(kept):
         reference = saved[0].subset([index[names[i]] for i in kept])
+        if not new:
+            log(f"map: the {len(names)} scans are mapped already; the map is unchanged")
+            return reference
+        placed = reference.reduce(embeddings[new]).astype(reference.reduced.dtype)
         coordinates = np.zeros((len(names), 2))
         coordinates[kept] = reference.coordinates
-        coordinates[new] = reference.transform(embeddings[new])
-        reduced = np.zeros((len(names), reference.reduced.shape[1]), dtype=reference.reduced.dtype)
-        reduced[kept] = reference.reduced
-        reduced[new] = reference.reduce(embeddings[new])
+        coordinates[new] = reference.place(placed)
+        reduced = np.zeros((len(names), placed.shape[1]), dtype=placed.dtype)
+        reduced[kept], reduced[new] = reference.reduced, placed
+        anchors = np.zeros(len(names), dtype=bool)
+        anchors[kept] = reference.anchors
         log(f"map: {len(new)} new scan(s) placed into the map of {len(kept)}; mapped scans keep their places")
-        return CohortMap(coordinates, reference.method, reference.mean, reference.basis, reduced, reference.seed)
-    if saved is not None and not refit and not new:
-        reference = saved[0].subset([index[name] for name in names])
-        log(f"map: the {len(names)} scans are mapped already; the map is unchanged")
-        return reference
+        return CohortMap(coordinates, reference.method, reference.mean, reference.basis, reduced, anchors,
+                         reference.seed)
+    initial = np.array([positions.get(name, [np.nan, np.nan]) for name in names], dtype=np.float64)
+    known = int(np.isfinite(initial).all(1).sum())
+    start = "starting from the scans' known places" if known >= max(2, len(names) // 2) else \
+        "from the embeddings' principal components (too few scans have a place)"
     if saved is not None or positions:
-        reason = ("as asked" if refit else f"{len(new)} new scan(s) outnumber the {len(kept)} mapped" if saved
-                  is not None else "no saved map")
-        log(f"map: fitted afresh ({reason}), starting from the scans' known places")
+        reason = ("as asked" if refit else "the cohort has grown large enough for t-SNE" if outgrown else
+                  f"{len(new)} new scan(s) outnumber the {len(kept)} mapped" if saved is not None else "no saved map")
+        log(f"map: fitted afresh ({reason}), {start}")
     else:
         log(f"map: fitted to the {len(names)} scans")
-    return fit_map(embeddings, seed=seed, initial=_initial_layout(names, embeddings, positions))
-
-
-def _initial_layout(names: list[str], embeddings: np.ndarray, positions: dict[str, list[float]]) -> np.ndarray | None:
-    """Known places for a refit (a new scan starts at its nearest known scan's), or None (start from PCA) when
-    fewer than half the scans have one."""
-    known = [i for i, name in enumerate(names) if name in positions]
-    if len(known) < max(2, len(names) // 2):
-        return None
-    initial = np.array([positions.get(name, [0.0, 0.0]) for name in names], dtype=np.float64)
-    unknown = [i for i, name in enumerate(names) if name not in positions]
-    if unknown:
-        from sklearn.metrics import pairwise_distances_argmin  # in blocks: memory stays bounded
-
-        initial[unknown] = initial[np.asarray(known)[pairwise_distances_argmin(embeddings[unknown],
-                                                                                embeddings[known])]]
-    return initial
+    return fit_map(embeddings, seed=seed, initial=initial if known else None)

@@ -101,34 +101,36 @@ def cluster_map(points: np.ndarray, k_max: int, seed: int = 0, k_rule: str = "st
         return 1, np.zeros(len(points), dtype=int), {}
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1):  # many small k-means runs: one thread each is faster than a pool, and never idles
-        return _cluster_map(points, k_max, seed, k_rule, k_min, search_sample)
-
-
-def _cluster_map(points: np.ndarray, k_max: int, seed: int, k_rule: str, k_min: int,
-                 search_sample: int) -> tuple[int, np.ndarray, dict[int, float]]:
     count = len(points)
     sample = points
     if count > search_sample:
         sample = points[np.sort(np.random.default_rng(seed).choice(count, search_sample, replace=False))]
     ks = range(min(max(2, k_min), k_max), k_max + 1)
-    if k_rule == "silhouette":
-        scores, models = _silhouettes(sample, ks, seed)
-        if not scores:
-            return 1, np.zeros(count, dtype=int), scores
-        k = max(scores, key=lambda key: (scores[key], -key))
-        model = models[k]
-    else:
-        scores = _stabilities(sample, ks, seed)
-        stable = [key for key, score in scores.items() if score >= STABLE]
-        k = max(stable) if stable else max(scores, key=lambda key: (scores[key], -key))
-        model = _kmeans(sample, k, seed)
+    with threadpool_limits(1):  # many small k-means runs: one thread each is faster than a pool, and never idles
+        found = _search_k(sample, ks, seed, k_rule)
+    if found is None:
+        return 1, np.zeros(count, dtype=int), {}
+    k, model, scores = found
     if count == len(sample):
         return k, model.labels_.astype(int), scores
     from sklearn.cluster import KMeans  # every point, from the sample's centres
 
     labels = KMeans(n_clusters=k, init=model.cluster_centers_, n_init=1).fit_predict(points)
     return k, labels.astype(int), scores
+
+
+def _search_k(sample: np.ndarray, ks: range, seed: int, k_rule: str):
+    """(k, its k-means model on ``sample``, the rule's score per k), or None when no k splits the sample."""
+    if k_rule == "silhouette":
+        scores, models = _silhouettes(sample, ks, seed)
+        if not scores:
+            return None
+        k = max(scores, key=lambda key: (scores[key], -key))
+        return k, models[k], scores
+    scores = _stabilities(sample, ks, seed)
+    stable = [key for key, score in scores.items() if score >= STABLE]
+    k = max(stable) if stable else max(scores, key=lambda key: (scores[key], -key))
+    return k, _kmeans(sample, k, seed), scores
 
 
 def medoid(points: np.ndarray, members: np.ndarray, seed: int = 0) -> int:
@@ -175,20 +177,22 @@ def _distance_to(points: np.ndarray, point: np.ndarray) -> np.ndarray:
 
 def farthest_point_sampling(points: np.ndarray, chosen: Sequence[int], candidates: Sequence[int],
                             count: int) -> list[int]:
-    """``count`` candidates, each the one farthest from everything chosen so far (ties → lowest index)."""
+    """``count`` candidates, each the one farthest from everything chosen so far (ties → lowest index); with
+    nothing chosen yet, the candidates' medoid comes first."""
     candidates = np.setdiff1d(np.asarray(candidates, dtype=int), np.asarray(chosen, dtype=int))
     if count <= 0 or candidates.size == 0:
         return []
     block = points[candidates]
-    if len(chosen):
-        nearest = np.full(len(candidates), np.inf)
-        for index in chosen:  # a running minimum: memory stays one value per candidate
-            nearest = np.minimum(nearest, _distance_to(block, points[index]))
-    else:  # nothing to be far from yet: start from the candidates' medoid
-        first = medoid(points, candidates)
-        nearest = np.where(candidates == first, np.inf, 0.0)
-    picked = []
-    for _ in range(min(count, candidates.size)):
+    picked: list[int] = []
+    nearest = np.full(len(candidates), np.inf)
+    for index in chosen:  # a running minimum: memory stays one value per candidate
+        nearest = np.minimum(nearest, _distance_to(block, points[index]))
+    if not len(chosen):
+        picked.append(medoid(points, candidates))
+        first = int(np.searchsorted(candidates, picked[0]))
+        nearest = _distance_to(block, block[first])
+        nearest[first] = -np.inf
+    while len(picked) < min(count, candidates.size):
         index = int(nearest.argmax())
         picked.append(int(candidates[index]))
         nearest = np.minimum(nearest, _distance_to(block, block[index]))

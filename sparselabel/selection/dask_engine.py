@@ -26,7 +26,14 @@ _WORKER_EMBEDDERS: dict[tuple, object] = {}  # per worker process: built by its 
 
 def embed_on_worker(scans: list[tuple[str, str]], embedder: str, embedder_path: str | None,
                     device: str) -> list[Embedded]:
-    """A Dask task: embed ``scans`` (name, path) on this worker."""
+    """A Dask task: embed ``scans`` (name, path) on this worker. A scan this worker cannot see fails the task (it
+    is retried, then reported): unlike an unreadable file, it says nothing about the scan."""
+    import socket
+
+    absent = [path for _, path in scans if not Path(path).exists()]
+    if absent:
+        raise UserInputError(f"{absent[0]}: not found on Dask worker {socket.gethostname()}; the workers must see "
+                             "the cohort folder at the same path as this machine (a shared file system)")
     key = (embedder, embedder_path, device)
     if key not in _WORKER_EMBEDDERS:
         from .embedders import get_embedder
@@ -56,13 +63,12 @@ class DaskEngine:
                 raise UserInputError(f"--dask {self.address}: expected local or local:N with N ≥ 1 workers")
             self.cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
                                         dashboard_address=None)
-            self.client = Client(self.cluster)
-        else:
-            try:
-                self.client = Client(self.address, timeout="20s")
-            except (OSError, TimeoutError) as error:
-                raise UserInputError(f"--dask {self.address}: cannot reach a Dask scheduler there ({error}); "
-                                     "expected its address, e.g. tcp://host:8786, or local[:N]") from None
+        try:
+            self.client = Client(self.cluster or self.address, timeout="20s")
+        except (OSError, TimeoutError, ValueError) as error:
+            self.__exit__()
+            raise UserInputError(f"--dask {self.address}: cannot reach a Dask scheduler there ({error}); "
+                                 "expected its address, e.g. tcp://host:8786, or local[:N]") from None
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -39,7 +39,7 @@ def cached_embeddings(cohort: Path, state: CohortState, names: Sequence[str], id
             vectors[name] = np.load(cached)
         else:
             missing.append(name)
-    batches = [[(name, str(Path(cohort) / state.scans[name].path)) for name in missing[start:start + batch]]
+    batches = [[(name, str(Path(cohort).resolve() / state.scans[name].path)) for name in missing[start:start + batch]]
                for start in range(0, len(missing), batch)]
     done = 0
     if missing and cancel is not None and cancel():
