@@ -58,7 +58,7 @@ def _default_dimension() -> int:
     from sparselabel.core.image import Geometry, Image
     from sparselabel.selection.embedders import get_embedder
 
-    image = Image(np.zeros((64, 64), dtype=np.float32), Geometry.identity(2))
+    image = Image(np.random.default_rng(0).random((64, 64), dtype=np.float32), Geometry.identity(2))
     return int(get_embedder("filterbank").embed([image]).shape[1])
 
 
@@ -77,7 +77,7 @@ def _run(tree: Path, size: int, dimension: int, budget: int, timeout: float, mem
         return f"did not finish in {timeout:.0f} s"
     if done.returncode != 0:
         if "MemoryError" in done.stderr or "Unable to allocate" in done.stderr:
-            return f"ran out of its {memory_gb:.0f} GB"
+            return f"ran out of its {memory_gb:.0f} GB of address space"
         raise RuntimeError(f"the run on {size} vectors failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
