@@ -74,3 +74,17 @@ def test_summary_counts_failures_instead_of_averaging_them():
     assert mean_std([0.8, 0.9, math.inf]) == {"mean": pytest.approx(0.85), "std": pytest.approx(0.05),
                                               "failures": 1}
     assert mean_std([1.0, 3.0]) == {"mean": 2.0, "std": 1.0}
+
+
+@pytest.mark.parametrize("spacing", [(0.7, 0.7, 5.0), (1.0, 2.0, 0.5)])
+def test_the_single_surface_pass_gives_monais_hd95_and_assd(spacing):
+    """segmentation_metrics computes the surface distances once; the values are those of the separate calls."""
+    rng = np.random.default_rng(3)
+    from scipy import ndimage
+
+    for _ in range(3):
+        reference = ndimage.binary_dilation(rng.random((12, 40, 40)) > 0.995, iterations=4)
+        prediction = ndimage.binary_dilation(reference, iterations=1) ^ (rng.random(reference.shape) > 0.97)
+        both = segmentation_metrics(prediction, reference, spacing)
+        assert both["hd95"] == pytest.approx(hd95(prediction, reference, spacing), rel=1e-6)
+        assert both["assd"] == pytest.approx(assd(prediction, reference, spacing), rel=1e-6)
