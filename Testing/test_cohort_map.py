@@ -95,3 +95,19 @@ def test_a_small_map_grown_large_enough_for_tsne_is_fitted_afresh():
     grown = update_map((first, names[:12]), names, embeddings, positions, log=messages.append)
     assert grown.method == "opentsne" and "the cohort has grown large enough for t-SNE" in messages[0]
     assert "starting from the scans' known places" in messages[0]
+
+
+def test_new_scans_join_a_landmark_map_against_its_landmarks_only():
+    from sparselabel.selection.cohort_map import update_map
+
+    embeddings, truth = _groups(60)
+    fitted = fit_map(embeddings[:-6], seed=0, fit_limit=50)  # 174 scans: 50 landmarks, 124 placed
+    names = [f"scan{i:03d}" for i in range(180)]
+    positions = {n: list(p) for n, p in zip(names, fitted.coordinates, strict=False)}
+    messages = []
+    grown = update_map((fitted, names[:-6]), names, embeddings, positions, log=messages.append)
+    assert "6 new scan(s) placed into the map of 174" in messages[0]
+    assert grown.method == "opentsne-landmarks" and grown.anchors.sum() == 50 and not grown.anchors[-6:].any()
+    np.testing.assert_array_equal(grown.coordinates[:-6], fitted.coordinates)
+    centres = np.stack([fitted.coordinates[truth[:-6] == g].mean(0) for g in range(3)])
+    assert all(((centres - point) ** 2).sum(1).argmin() == 2 for point in grown.coordinates[-6:])  # group 2's
