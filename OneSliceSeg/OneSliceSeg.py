@@ -436,17 +436,12 @@ def _waitFor(job):
 
 class OneSliceSegTest(ScriptedLoadableModuleTest):
     def setUp(self):
-        """Run before each test, also when a test runner calls the test methods one by one."""
-        slicer.mrmlScene.Clear()
-        self._requireDependencies()
-
-    def _requireDependencies(self):
-        """Installed here, without asking (Slicer's testing mode installs nothing by itself), or the test is
-        skipped with the reason (no PyTorch extension)."""
+        """Before each test (a test runner may call the test methods one by one): a clear scene, and the packages
+        installed without asking — or the test skipped, with the reason."""
         from sparselabel.slicer.dependencies import ensure_for_self_test
 
-        reason = ensure_for_self_test("OneSliceSeg")
-        if reason is not None:
+        slicer.mrmlScene.Clear()
+        if (reason := ensure_for_self_test("OneSliceSeg")) is not None:
             self.skipTest(reason)
 
     def runTest(self):
