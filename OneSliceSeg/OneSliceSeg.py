@@ -19,7 +19,7 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-ADAPT = "Adapt to this volume"
+SHIPPED = "Shipped network"
 CHECKPOINT = "Trained checkpoint"
 DEVICES = ["auto", "cpu", "cuda", "mps"]  # as the command line's --device
 
@@ -58,9 +58,9 @@ class OneSliceSegParameterNode:
 
     inputVolume: vtkMRMLScalarVolumeNode
     segmentation: vtkMRMLSegmentationNode
-    modelSource: Annotated[str, Choice([ADAPT, CHECKPOINT])] = ADAPT
+    modelSource: Annotated[str, Choice([SHIPPED, CHECKPOINT])] = SHIPPED
     checkpointPath: pathlib.Path | None  # None (an empty field) until chosen
-    adaptationSeconds: Annotated[float, WithinRange(5, 600)] = 60
+    adaptationSteps: Annotated[int, WithinRange(0, 1000)] = 0  # fine-tuning on the volume first; 0: none
     slicesToPaint: Annotated[int, WithinRange(1, 9)] = 1
     trainingFolder: pathlib.Path | None
     device: Annotated[str, Choice(DEVICES)] = "auto"
@@ -178,7 +178,6 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.ui.segmentsToPropagateSelector.setCurrentNode(segmentation)
             self.ui.segmentsToPropagateSelector.setSelectedSegmentIDs([])  # another segmentation: none chosen yet
         self.ui.checkpointPathLineEdit.enabled = self._parameterNode.modelSource == CHECKPOINT
-        self.ui.adaptationSecondsSliderWidget.enabled = self._parameterNode.modelSource == ADAPT
         self._setBusy(self._jobs is not None and self._jobs.busy)
 
     def _setBusy(self, busy: bool) -> None:
@@ -255,7 +254,7 @@ class OneSliceSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             parameters = self._parameterNode
             chosen = list(self.ui.segmentsToPropagateSelector.selectedSegmentIDs())  # none checked: all
             painted = self.logic.readPaintedSegments(parameters.inputVolume, parameters.segmentation, chosen)
-            options = self.logic.propagationOptions(self._checkpoint(), parameters.adaptationSeconds,
+            options = self.logic.propagationOptions(self._checkpoint(), parameters.adaptationSteps,
                                                     parameters.device)
             volume, segmentation = parameters.inputVolume, parameters.segmentation
 
@@ -373,10 +372,12 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
         return suggestion_job(mrml.volume_node_to_image(volumeNode), checkpoint, count,
                               lambda ras: mrml.to_world(volumeNode, ras), device)
 
-    def propagationOptions(self, checkpoint=None, adaptationSeconds=60.0, device="auto"):
+    def propagationOptions(self, checkpoint=None, adaptationSteps=0, device="auto"):
+        """How to propagate: with ``checkpoint`` (None: the shipped network), fine-tuned on the volume for
+        ``adaptationSteps`` steps first (0: not at all)."""
         from sparselabel.propagation.one_slice import PropagationOptions
 
-        return PropagationOptions(model=checkpoint, adaptation_seconds=float(adaptationSeconds), device=device)
+        return PropagationOptions(model=checkpoint, adaptation_steps=int(adaptationSteps), device=device)
 
     def readPaintedSegments(self, volumeNode, segmentationNode, segmentIds=None):
         from sparselabel.slicer.segment_propagation import read_painted_segments
@@ -402,12 +403,12 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
 
         return propagation_job(painted, options)
 
-    def trainingJob(self, folder, checkpointPath, seconds=600.0, device="auto"):
-        """``sparselabel train-propagator`` on the volumes of ``folder`` in a child process; the job's result is the
-        checkpoint path."""
+    def trainingJob(self, folder, checkpointPath, steps=3000, device="auto"):
+        """``sparselabel train-propagator`` on the volumes of ``folder`` for ``steps`` steps in a child process; the
+        job's result is the checkpoint path."""
         from sparselabel.slicer.jobs import training_job
 
-        return training_job(pathlib.Path(folder), pathlib.Path(checkpointPath), seconds, device)
+        return training_job(pathlib.Path(folder), pathlib.Path(checkpointPath), steps, device)
 
     @staticmethod
     def describeRun(record: dict) -> str:
@@ -415,9 +416,11 @@ class OneSliceSegLogic(ScriptedLoadableModuleLogic):
             anchors=", ".join(map(str, record["anchors"])), seconds=record["propagation_seconds"])
         if record.get("adaptation_reused"):
             text += _(", with the network adapted to this volume before")
-        elif "adaptation_seconds" in record:
-            seconds = record["adaptation_seconds"]
-            text += _(" after {seconds:.0f} s of adaptation to this volume").format(seconds=seconds)
+        elif "adaptation_steps" in record:
+            text += _(" after adapting the network to this volume in {steps} steps ({seconds:.0f} s)").format(
+                steps=record["adaptation_steps"], seconds=record["adaptation_seconds"])
+            if record.get("adaptation_limit_hit"):
+                text += _(", stopped early by the time limit")
         return text + "."
 
 
@@ -480,15 +483,17 @@ class OneSliceSegTest(ScriptedLoadableModuleTest):
         painted[anchor] = liver[anchor]
         mrml.write_segment(segmentationNode, segmentId, painted, volumeNode)
 
-        self.delayDisplay("Propagating (short adaptation to the volume)")
-        record = logic.propagate(volumeNode, segmentationNode, logic.propagationOptions(adaptationSeconds=15))
+        self.delayDisplay("Propagating with the shipped network")
+        record = logic.propagate(volumeNode, segmentationNode)
         self.assertEqual(record["anchors"], [anchor])
         result = mrml.segment_array(segmentationNode, segmentId, volumeNode)
         np.testing.assert_array_equal(result[anchor], painted[anchor])
         self.assertGreater(dice(result > 0, liver), 0.8)
 
-        self.delayDisplay("Propagating again: the network adapted to the volume is used again")
-        again = logic.propagate(volumeNode, segmentationNode, logic.propagationOptions(adaptationSeconds=15))
+        self.delayDisplay("Propagating after a short adaptation to the volume, twice: the second reuses the first's")
+        logic.propagate(volumeNode, segmentationNode, logic.propagationOptions(adaptationSteps=10))
+        result = mrml.segment_array(segmentationNode, segmentId, volumeNode)
+        again = logic.propagate(volumeNode, segmentationNode, logic.propagationOptions(adaptationSteps=10))
         self.assertTrue(again["adaptation_reused"])
         self.assertGreater(dice(mrml.segment_array(segmentationNode, segmentId, volumeNode) > 0, result > 0), 0.99)
         self.delayDisplay("Test passed")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -10,9 +12,10 @@ from sparselabel.core import phantoms
 from sparselabel.core.errors import CancelledError
 from sparselabel.core.metrics import dice
 from sparselabel.propagation.adapted_networks import Adaptation, AdaptedNetworks
+from sparselabel.propagation.checkpoint import load_checkpoint, save_checkpoint, shipped_checkpoint
 from sparselabel.propagation.one_slice import PropagationOptions, propagate_label
 
-OPTIONS = PropagationOptions(adaptation_seconds=2.0, device="cpu")
+OPTIONS = PropagationOptions(adaptation_steps=4, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +54,7 @@ def test_propagating_the_same_volume_again_uses_the_adapted_network(phantom, mon
     np.testing.assert_array_equal(result.array[present[-2]], corrected.array[present[-2]])
 
 
-def test_another_volume_axis_time_budget_or_brightness_gets_its_own_adaptation(phantom):
+def test_another_volume_step_count_network_or_brightness_gets_its_own_adaptation(phantom, tmp_path):
     image, label = phantom
     anchor, _ = _middle(label, 1)
     memory = AdaptedNetworks()
@@ -60,13 +63,18 @@ def test_another_volume_axis_time_budget_or_brightness_gets_its_own_adaptation(p
     changed[0, 0, 0] += 1
     _, record = propagate_label(image.with_array(changed), _drawn(label, 1, anchor), OPTIONS, adapted=memory)
     assert not record["adaptation_reused"]
-    longer = PropagationOptions(adaptation_seconds=3.0, device="cpu")
+    longer = PropagationOptions(adaptation_steps=5, device="cpu")
     _, record = propagate_label(image, _drawn(label, 1, anchor), longer, adapted=memory)
+    assert not record["adaptation_reused"]
+    other = tmp_path / "other.pt"  # another network (here: the shipped one, saved again with another record)
+    save_checkpoint(load_checkpoint(shipped_checkpoint())[0], other, {"note": "another network"})
+    _, record = propagate_label(image, _drawn(label, 1, anchor), PropagationOptions(
+        model=other, adaptation_steps=4, device="cpu"), adapted=memory)
     assert not record["adaptation_reused"]
     spleen_anchor, _ = _middle(label, 2)  # brighter than the liver: another contrast window
     _, record = propagate_label(image, _drawn(label, 2, spleen_anchor), OPTIONS, adapted=memory)
     assert not record["adaptation_reused"]
-    assert len(memory) == 4
+    assert len(memory) == 4  # the capacity: the first adaptation has gone
 
 
 def test_a_cancelled_adaptation_is_not_kept(phantom):
@@ -80,16 +88,18 @@ def test_a_cancelled_adaptation_is_not_kept(phantom):
 
 def test_a_window_fits_within_a_tenth_of_its_width_and_the_oldest_network_goes_first():
     volume = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
-    kept = Adaptation.of(volume, 0, (0.2, 0.6), 60.0)
-    assert kept.fits(Adaptation.of(volume.copy(), 0, (0.23, 0.57), 60.0))
-    assert not kept.fits(Adaptation.of(volume, 0, (0.26, 0.6), 60.0))
-    assert not kept.fits(Adaptation.of(volume, 1, (0.2, 0.6), 60.0))
-    assert not kept.fits(Adaptation.of(volume.astype(np.float64), 0, (0.2, 0.6), 60.0))
+    shipped = shipped_checkpoint()
+    kept = Adaptation.of(volume, 0, (0.2, 0.6), shipped, 10)
+    assert kept.fits(Adaptation.of(volume.copy(), 0, (0.23, 0.57), shipped, 10))
+    assert not kept.fits(Adaptation.of(volume, 0, (0.26, 0.6), shipped, 10))
+    assert not kept.fits(Adaptation.of(volume, 1, (0.2, 0.6), shipped, 10))
+    assert not kept.fits(Adaptation.of(volume, 0, (0.2, 0.6), shipped, 20))
+    assert not kept.fits(Adaptation.of(volume.astype(np.float64), 0, (0.2, 0.6), shipped, 10))
     memory = AdaptedNetworks(capacity=2)
     for index in range(3):
-        memory.keep(Adaptation.of(volume + index, 0, (0.2, 0.6), 60.0), f"network {index}", {})
-    assert memory.recall(Adaptation.of(volume, 0, (0.2, 0.6), 60.0)) is None
-    assert memory.recall(Adaptation.of(volume + 2, 0, (0.2, 0.6), 60.0))[0] == "network 2"
+        memory.keep(Adaptation.of(volume + index, 0, (0.2, 0.6), shipped, 10), f"network {index}", {})
+    assert memory.recall(Adaptation.of(volume, 0, (0.2, 0.6), shipped, 10)) is None
+    assert memory.recall(Adaptation.of(volume + 2, 0, (0.2, 0.6), shipped, 10))[0] == "network 2"
 
 
 def test_networks_kept_in_a_folder_serve_the_next_process(phantom, tmp_path, monkeypatch):
@@ -111,14 +121,18 @@ def test_the_folder_keeps_the_most_recently_used_networks_only(tmp_path):
 
     network = ReconstructionNetwork(ReconstructionConfig())
     kept = AdaptedNetworks(capacity=2, folder=tmp_path)
-    adaptations = [Adaptation(f"{n:032x}", 0, (0.0, 1.0), 60.0) for n in range(3)]
-    kept.keep(adaptations[0], network, {"adaptation_seconds": 60.0})
-    kept.keep(adaptations[1], network, {"adaptation_seconds": 60.0})
+    adaptations = [Adaptation(f"{n:032x}", 0, (0.0, 1.0), "a network", 10) for n in range(3)]
+    kept.keep(adaptations[0], network, {"adaptation_steps": 10})
+    kept.keep(adaptations[1], network, {"adaptation_steps": 10})
     assert AdaptedNetworks(capacity=2, folder=tmp_path).recall(adaptations[0]) is not None  # used: now the newest
-    kept.keep(adaptations[2], network, {"adaptation_seconds": 60.0})
+    kept.keep(adaptations[2], network, {"adaptation_steps": 10})
     fresh = AdaptedNetworks(capacity=2, folder=tmp_path)
     assert fresh.recall(adaptations[1]) is None  # the least recently used went
     assert fresh.recall(adaptations[0]) is not None and fresh.recall(adaptations[2]) is not None
     assert len(list(tmp_path.glob("*.pt"))) == 2
     (tmp_path / "index.json").write_text("{damaged")
     assert AdaptedNetworks(capacity=2, folder=tmp_path).recall(adaptations[0]) is None  # a cache: adapt anew
+    older = [{"adaptation": {"voxels": f"{0:032x}", "axis": 0, "window": [0.0, 1.0], "seconds": 60.0},
+              "file": "old.pt", "record": {}}]  # an index written by a version that keyed on time budgets
+    (tmp_path / "index.json").write_text(json.dumps(older))
+    assert AdaptedNetworks(capacity=2, folder=tmp_path).recall(adaptations[0]) is None

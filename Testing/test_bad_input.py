@@ -60,7 +60,7 @@ def cohort(tmp_path_factory):
 ARGUMENT_CASES = [
     (["train-propagator", "{volume}/case.nii.gz", "--out", "{out}/n.pt", "--steps", "0"], "--steps: 0 is too small"),
     (["train-propagator", "{volume}/case.nii.gz", "--out", "{out}/n.pt", "--steps", "-5"], "--steps: -5 is too small"),
-    (["train-propagator", "{volume}/case.nii.gz", "--out", "{out}/n.pt", "--budget", "-1"], "--budget: -1 is out of"),
+    (["train-propagator", "{volume}/case.nii.gz", "--out", "{out}/n.pt", "--time-limit", "-1"], "--time-limit: -1 is out of"),
     (["train-propagator", "{volume}/case.nii.gz", "--out", "{out}/n.txt"], "expected a name ending in .pt, .pth"),
     (["rank", "{cohort}", "--strategy", "al", "--alpha", "1.5", "--out", "{out}"], "--alpha: 1.5 is out of range"),
     (["rank", "{cohort}", "--budget", "0", "--out", "{out}"], "--budget: 0 is too small"),
@@ -74,7 +74,11 @@ ARGUMENT_CASES = [
      "is a file; expected a folder"),
     (["propagate", "{volume}/case.nii.gz", "{volume}/drawn.nii.gz", "--out", "{volume}/truth.nii.gz"],
      "already exists; choose another path or pass --overwrite"),
-    (["propagate", "{volume}/case.nii.gz", "{volume}/drawn.nii.gz", "--adaptation-seconds", "0"], "out of range"),
+    (["propagate", "{volume}/case.nii.gz", "{volume}/drawn.nii.gz", "--adaptation-limit", "0"], "out of range"),
+    (["propagate", "{volume}/case.nii.gz", "{volume}/drawn.nii.gz", "--adaptation-steps", "-5"],
+     "--adaptation-steps: -5 is too small"),
+    (["propagate", "{volume}/case.nii.gz", "{volume}/drawn.nii.gz", "--model", "{volume}/truth.nii.gz"],
+     "not a SparseLabel propagation checkpoint"),
     (["suggest-slice", "{volume}/case.nii.gz", "--count", "0"], "--count: 0 is too small"),
     (["suggest-slice", "{volume}/case.nii.gz", "--range", "7"], "expected FIRST:LAST"),
     (["suggest-slice", "{volume}/case.nii.gz", "--range", "8:2"], "the first slice comes after the last"),
@@ -89,7 +93,7 @@ ARGUMENT_CASES = [
     (["overlay", "{volume}/case.nii.gz", "{volume}/truth.nii.gz", "--out", "{out}/pic.png", "--slices", "-2"],
      "--slices: -2 is too small"),
     (["demo", "--out", "{out}/demo", "--seed", "-1"], "--seed: -1 is too small"),
-    (["demo", "--out", "{out}/demo", "--adaptation-seconds", "nan"], "out of range"),
+    (["demo", "--out", "{out}/demo", "--adaptation-steps", "many"], "--adaptation-steps: 'many'"),
 ]
 
 

@@ -53,7 +53,7 @@ def _follow(job, timeout: float = 300.0, until=None) -> list[tuple[float, str]]:
 def test_a_propagation_job_reports_progress_and_its_result_goes_into_the_scene(scene, tmp_path):
     volume, segmentation, segment_id, truth = scene
     painted = read_painted_segments(volume, segmentation)
-    job = jobs.propagation_job(painted, PropagationOptions(adaptation_seconds=2.0), cache=tmp_path / "cache")
+    job = jobs.propagation_job(painted, PropagationOptions(adaptation_steps=4), cache=tmp_path / "cache")
     seen = _follow(job)
     assert job.error is None, job.error
     phases = {message.split(":")[0] for _, message in seen}
@@ -66,17 +66,17 @@ def test_a_propagation_job_reports_progress_and_its_result_goes_into_the_scene(s
     # Propagating again (a correction) starts from the network adapted the first time, kept in the cache folder.
     started = time.perf_counter()
     again = jobs.propagation_job(read_painted_segments(volume, segmentation),
-                                 PropagationOptions(adaptation_seconds=2.0), cache=tmp_path / "cache")
+                                 PropagationOptions(adaptation_steps=4), cache=tmp_path / "cache")
     _follow(again)
     assert again.error is None and again.result[1]["adaptation_reused"], again.error
     assert not any(m.startswith("training") for _, m in [again.progress]) and time.perf_counter() - started < 60
 
 
 def _adapting(scene, tmp_path):
-    """A propagation job, followed until its network is adapting (a minute's budget: it is still at it)."""
+    """A propagation job, followed until its network is adapting (a thousand steps: it is still at it)."""
     volume, segmentation, _, _ = scene
     job = jobs.propagation_job(read_painted_segments(volume, segmentation),
-                               PropagationOptions(adaptation_seconds=60.0), cache=tmp_path / "cache")
+                               PropagationOptions(adaptation_steps=1000), cache=tmp_path / "cache")
     _follow(job, until=lambda progress: progress[1].startswith("training"))
     return job
 

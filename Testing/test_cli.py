@@ -39,7 +39,7 @@ def test_help_lists_the_commands():
 
 def test_demo_writes_sample_data_and_pictures(tmp_path):
     out = tmp_path / "demo"
-    result = run("demo", "--out", str(out), "--adaptation-seconds", "5")
+    result = run("demo", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "liver (1)" in result.stdout and "4 groups" in result.stdout
     assert "OneSliceSeg: Dice liver" in result.stdout
@@ -52,11 +52,11 @@ def test_demo_writes_sample_data_and_pictures(tmp_path):
     # Six cold-start picks reach every one of the four groups, and nothing was written into the sample labels.
     assert len(report["activeseg"]["picks"]) == 6 and min(report["activeseg"]["picks_per_group"].values()) >= 1
     # A second run replaces its own output ...
-    assert run("demo", "--out", str(out), "--adaptation-seconds", "5").returncode == 0
+    assert run("demo", "--out", str(out)).returncode == 0
     # ... but not once the user has added a file there or changed one: then nothing is touched.
     (out / "data" / "cohort" / "mine.png").write_bytes((out / "phantom_cohort.png").read_bytes())
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    result = run("demo", "--out", str(out), "--adaptation-seconds", "5")
+    result = run("demo", "--out", str(out))
     assert result.returncode == 2 and "data/cohort/mine.png added or changed since the last demo" in result.stderr
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 

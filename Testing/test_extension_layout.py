@@ -50,6 +50,11 @@ def test_package_installs_whole_and_alone_into_the_scripted_modules_folder(insta
     for destination, source in scripts:
         if source.startswith("sparselabel/"):
             assert destination.endswith("qt-scripted-modules/" + source)
+    # The shipped network and its description travel with the package, into the same folders.
+    resources = {source for _, source in _records(installed, "resource") if source.startswith("sparselabel/")}
+    assert resources == {p.relative_to(REPOSITORY).as_posix() for p in (REPOSITORY / "sparselabel").rglob("*")
+                         if p.is_file() and p.suffix not in (".py", ".pyc")}
+    assert "sparselabel/propagation/shipped/propagator.pt" in resources
     # The module factory registers every top-level .py of that folder as a module: only the two modules are there.
     top_level = {Path(d).name for d, _ in scripts if Path(d).parent.name == "qt-scripted-modules"}
     assert top_level == {f"{m}.py" for m in MODULES}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 
 from sparselabel.core import phantoms
@@ -215,3 +216,23 @@ def test_training_volumes_skip_unreadable_files(phantom, tmp_path):
     (tmp_path / "good.nii.gz").unlink()
     with pytest.raises(UserInputError, match="no readable 3D volume"):
         load_training_volumes([tmp_path])
+
+
+def test_training_runs_its_steps_repeats_itself_and_a_time_limit_only_cuts_it_short(phantom):
+    volume = normalise(phantom[0].array)
+    config = TrainingConfig(steps=5, crop=64, batch=2, seed=3)
+    first, second = (train_propagator([volume], config) for _ in range(2))
+    assert first.steps == second.steps == 5 and not first.limit_hit
+    for name, weights in first.network.state_dict().items():
+        assert torch.equal(weights, second.network.state_dict()[name]), name
+    cut = train_propagator([volume], config.with_steps(100_000), time_limit=1.0)
+    assert cut.limit_hit and 0 < cut.steps < 100_000
+
+
+def test_the_default_propagation_uses_the_shipped_network_and_repeats_itself(phantom):
+    image, label = phantom
+    _, anchor, drawn = _one_slice(label.array, 1)
+    runs = [propagate_label(image, label.with_array(drawn), PropagationOptions(device="cpu")) for _ in range(2)]
+    assert runs[0][1]["model"] == "shipped" and "adaptation_steps" not in runs[0][1]
+    np.testing.assert_array_equal(runs[0][0].array, runs[1][0].array)
+    assert dice(runs[0][0].array == 1, label.array == 1) > 0.8

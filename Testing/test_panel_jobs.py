@@ -79,7 +79,7 @@ def test_a_finished_job_is_applied(panel, tmp_path, scan):
 
 def test_a_cancelled_job_applies_nothing_and_says_so_until_it_has_ended(panel, tmp_path, scan):
     applied = []
-    panel.start(_job(tmp_path, "train-propagator", str(scan), "--out", str(tmp_path / "n.pt"), "--budget", "60"),
+    panel.start(_job(tmp_path, "train-propagator", str(scan), "--out", str(tmp_path / "n.pt"), "--steps", "100000"),
                 applied.append)
     panel.cancel()
     panel.poll()

@@ -57,7 +57,7 @@ def test_propagate_reports_the_adaptation_and_the_walk(tmp_path):
     write_image(image, tmp_path / "v.nii.gz")
     write_image(label.with_array(drawn), tmp_path / "d.nii.gz")
     result = subprocess.run([sys.executable, "-m", "sparselabel", "propagate", str(tmp_path / "v.nii.gz"),
-                             str(tmp_path / "d.nii.gz"), "--adaptation-seconds", "2"], capture_output=True,
+                             str(tmp_path / "d.nii.gz"), "--adaptation-steps", "3"], capture_output=True,
                             text=True, encoding="utf-8", timeout=300)
     assert result.returncode == 0, result.stderr
     phases = [line for line in result.stderr.splitlines() if line.startswith("propagate: ")]

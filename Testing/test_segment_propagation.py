@@ -138,7 +138,7 @@ def test_propagating_again_starts_from_the_drawn_slices_and_a_correction(painted
 def test_a_correction_propagates_with_the_network_adapted_before(painted):
     volume, segmentation, drawn = painted
     memory = AdaptedNetworks()
-    options = PropagationOptions(adaptation_seconds=2.0, device="cpu")
+    options = PropagationOptions(adaptation_steps=4, device="cpu")
     first = read_painted_segments(volume, segmentation)
     result, record = propagate_label(first.volume, first.label, options, adapted=memory)
     assert not record["adaptation_reused"]

@@ -1,11 +1,11 @@
 """Speed and memory of one-slice propagation, every method in one run, each in a fresh process.
 
-    .venv/bin/python benchmarks/propagation_speed.py DATA_DIR [--model CKPT] [--cases 5] [--adaptation-seconds 60]
+    .venv/bin/python benchmarks/propagation_speed.py DATA_DIR [--model CKPT] [--cases 5] [--adaptation-steps 0]
     .venv/bin/python benchmarks/propagation_speed.py --synthetic 512x512x300 --model CKPT --device cuda [--grid 1]
 
 For each method: seconds per volume for the propagation itself (one structure, from its largest slice, with the
 intensity verification and the outline refinement each method gets in the product and the evaluation), seconds
-of test-time adaptation where it applies, and the peak resident memory of the process. ``--synthetic`` times a
+of adaptation to the volume where asked for, and the peak resident memory of the process. ``--synthetic`` times a
 phantom of the given size instead (the GPU target). Slices are walked on the grid the product uses (blocks of
 2 × 2 pixels on a 512-pixel slice, see ``sparselabel/propagation/matching_grid.py``); ``--grid 1`` walks them at full
 resolution instead.
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _measure(method: str, volumes: list[str], labels: list[str], model: str | None, adaptation: float,
+def _measure(method: str, volumes: list[str], labels: list[str], model: str | None, adaptation: int,
              device: str, synthetic: str | None, grid: int | None, queue) -> None:
     import torch
 
@@ -53,11 +53,11 @@ def _measure(method: str, volumes: list[str], labels: list[str], model: str | No
         volume = normalise(array)
         volume = apply_window(volume, structure_window(volume, drawn))  # as the user's path does
         options = PropagationOptions(method=method, model=Path(model) if model else None,
-                                     adaptation_seconds=adaptation, device=device)
+                                     adaptation_steps=adaptation, device=device)
         factor = grid or grid_factor(volume.shape[1:])
         started = time.perf_counter()
         stepper, record = build_stepper(method, volume, options, grid=factor)
-        adaptation_seconds = time.perf_counter() - started if "adaptation_seconds" in record else 0.0
+        adaptation_seconds = time.perf_counter() - started if "adaptation_steps" in record else 0.0
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         result = propagate(volume, drawn, stepper, grid=factor, **slice_checks(method))
@@ -74,10 +74,10 @@ def _measure(method: str, volumes: list[str], labels: list[str], model: str | No
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", nargs="?", help="folder with images/ and labels/ (label 1 is propagated)")
-    parser.add_argument("--model", help="checkpoint for 'ours' (default: test-time adaptation)")
+    parser.add_argument("--model", help="checkpoint for 'ours' (default: the shipped network)")
     parser.add_argument("--methods", default="ours,demons,raw,copy")
     parser.add_argument("--cases", type=int, default=5)
-    parser.add_argument("--adaptation-seconds", type=float, default=60.0)
+    parser.add_argument("--adaptation-steps", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--synthetic", help="time a phantom of this size (columns x rows x slices) instead")
     parser.add_argument("--grid", type=int, help="walk on blocks of this many pixels a side (default: as the product)")
@@ -94,7 +94,7 @@ def main() -> int:
     for method in args.methods.split(","):
         queue = context.Queue()
         process = context.Process(target=_measure, args=(method, volumes, labels, args.model,
-                                                         args.adaptation_seconds, args.device, args.synthetic,
+                                                         args.adaptation_steps, args.device, args.synthetic,
                                                          args.grid, queue))
         process.start()
         results.append(queue.get())

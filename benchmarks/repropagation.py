@@ -1,12 +1,12 @@
 """Propagating again after a correction: the network adapted to the volume used again, against adapting anew.
 
-    .venv/bin/python benchmarks/repropagation.py DATA_DIR [--cases 5] [--structures 1,4] [--adaptation-seconds 60]
+    .venv/bin/python benchmarks/repropagation.py DATA_DIR [--cases 5] [--structures 1,4] [--adaptation-steps 100]
 
 What the OneSliceSeg module does when a user corrects a slice and presses Propagate again. Per volume and
-structure: the representative slice is drawn and propagated with test-time adaptation; the slice with the most
-wrong voxels is then redrawn as the ground truth says (the correction); the two drawn slices are propagated again,
-once with the network kept from the first run and once with a network adapted anew. Prints seconds and Dice of
-both, and their ratio.
+structure: the representative slice is drawn and propagated after adapting the network to the volume; the slice
+with the most wrong voxels is then redrawn as the ground truth says (the correction); the two drawn slices are
+propagated again, once with the network kept from the first run and once with a network adapted anew. Prints
+seconds and Dice of both, and their ratio.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ def main() -> None:
     parser.add_argument("data", type=Path, help="folder with images/ and labels/")
     parser.add_argument("--cases", type=int, default=5)
     parser.add_argument("--structures", default="1,4")
-    parser.add_argument("--adaptation-seconds", type=float, default=60.0)
+    parser.add_argument("--adaptation-steps", type=int, default=100)
     args = parser.parse_args()
-    options = PropagationOptions(adaptation_seconds=args.adaptation_seconds, device="cpu")
+    options = PropagationOptions(adaptation_steps=args.adaptation_steps, device="cpu")
     rows = []
     for image_path, label_path in pair_images_with_labels(args.data / "images", args.data / "labels")[:args.cases]:
         image = read_volume(image_path)

@@ -90,5 +90,6 @@ def output_folder(folder: str | Path, files: Sequence[str], overwrite: bool) -> 
 
 COUNT = whole_number(1)  # how many of something: at least one
 SEED = whole_number(0)  # random seeds are non-negative
+STEPS = whole_number(0)  # fine-tuning steps: none or more
 SECONDS = number(0, low_inclusive=False)  # a time budget: more than nothing
 FRACTION = number(0, 1)  # a weight between 0 and 1

@@ -57,6 +57,16 @@ def whole_numbers(text: str, option: str) -> list[int]:
         raise UserInputError(f"{option} '{text}': expected whole numbers separated by commas, e.g. 10,20,40") from None
 
 
+def adaptation_text(record: dict) -> str:
+    """How the network was adapted to the volume, as the start of a sentence ("" when it was not)."""
+    if record.get("adaptation_reused"):
+        return "the network adapted to this volume before, "
+    if "adaptation_steps" not in record:
+        return ""
+    text = f"adapted to the volume in {record['adaptation_steps']} steps ({record['adaptation_seconds']:.1f} s"
+    return text + (", stopped by the time limit), " if record.get("adaptation_limit_hit") else "), ")
+
+
 def add_device_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
 

@@ -14,8 +14,8 @@ from .. import __version__
 from ..core.atomic import write_text
 from ..core.errors import UserInputError
 from ..core.image import Image
-from .checks import SECONDS, SEED, check_writable_folder
-from .common import label_summary, size_text, spacing_text
+from .checks import SEED, STEPS, check_writable_folder
+from .common import adaptation_text, label_summary, size_text, spacing_text
 
 DEMO_MARKER = ".sparselabel-demo"
 _OLD_MARKER = "written by sparselabel demo;"  # the marker of versions that did not list the demo's files
@@ -69,7 +69,7 @@ def _mark_demo_folder(out: Path, complete: bool) -> None:
                                               "files": _demo_files(out) if complete else {}}, indent=1))
 
 
-def _demo_onesliceseg(volume: Image, label: Image, out: Path, adaptation_seconds: float) -> dict:
+def _demo_onesliceseg(volume: Image, label: Image, out: Path, adaptation_steps: int) -> dict:
     """OneSliceSeg on the sample volume: one drawn slice per organ (the one screening suggests) → 3D label."""
     from ..core import figures, phantoms
     from ..core.metrics import dice
@@ -82,20 +82,20 @@ def _demo_onesliceseg(volume: Image, label: Image, out: Path, adaptation_seconds
         anchor = suggest_slice(volume, slice_range=(int(present[0]), int(present[-1])))
         drawn[anchor][label.array[anchor] == value] = value
         anchors[phantoms.ABDOMEN_LABELS[value]] = anchor
-    print("OneSliceSeg: drew " + ", ".join(f"the {name} on slice {k}" for name, k in anchors.items())
-          + f"; adapting the network to the volume for {adaptation_seconds:.0f} s, then propagating")
+    adapting = f"adapting the shipped network to the volume ({adaptation_steps} steps), then propagating" \
+        if adaptation_steps else "propagating with the shipped network"
+    print("OneSliceSeg: drew " + ", ".join(f"the {name} on slice {k}" for name, k in anchors.items()) + f"; {adapting}")
     result, record = propagate_label(volume, label.with_array(drawn),
-                                     PropagationOptions(adaptation_seconds=adaptation_seconds))
+                                     PropagationOptions(adaptation_steps=adaptation_steps))
     scores = {phantoms.ABDOMEN_LABELS[v]: round(dice(result.array == v, label.array == v), 3) for v in (1, 2)}
     print("OneSliceSeg: Dice " + ", ".join(f"{name} {score:.3f}" for name, score in scores.items())
-          + f" (propagation {record['propagation_seconds']:.1f} s after {record['adaptation_seconds']:.0f} s of "
-          "adaptation)")
+          + f" ({adaptation_text(record)}propagation {record['propagation_seconds']:.1f} s)")
     picture = figures.overlay_slices(volume, result, out / "onesliceseg_result.png", slices=8,
                                      names={1: "liver", 2: "spleen"},
                                      title="OneSliceSeg: one drawn slice per organ, propagated through the volume")
     print(f"picture: {picture}")
     return {"anchors": anchors, "dice": scores, "propagation_seconds": record["propagation_seconds"],
-            "adaptation_seconds": record["adaptation_seconds"], "picture": str(picture)}
+            "adaptation_seconds": record.get("adaptation_seconds", 0.0), "picture": str(picture)}
 
 
 def _demo_activeseg(cohort: Path, groups: dict[str, str], out: Path, budget: int = 6) -> dict:
@@ -162,7 +162,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"picture: {cohort_picture}")
 
     activeseg = _demo_activeseg(paths["cohort"], groups, out)
-    onesliceseg = _demo_onesliceseg(volume, label, out, args.adaptation_seconds)
+    onesliceseg = _demo_onesliceseg(volume, label, out, args.adaptation_steps)
 
     report = {
         "version": __version__,
@@ -186,6 +186,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser("demo", help="run the main job on built-in sample data and write pictures")
     demo.add_argument("--out", default="sparselabel-demo", help="output folder (default: %(default)s)")
     demo.add_argument("--seed", type=SEED, default=0, help="sample-data seed (default: %(default)s)")
-    demo.add_argument("--adaptation-seconds", type=SECONDS, default=30.0,
-                      help="OneSliceSeg test-time adaptation on the sample volume (default: %(default)s)")
+    demo.add_argument("--adaptation-steps", type=STEPS, default=0,
+                      help="fine-tune OneSliceSeg's network on the sample volume first (default: %(default)s)")
     demo.set_defaults(run=_demo)

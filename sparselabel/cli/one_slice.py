@@ -11,8 +11,8 @@ import numpy as np
 
 from ..core.atomic import write_text
 from ..core.errors import UserInputError
-from .checks import COUNT, SECONDS, SEED, output_file
-from .common import add_device_option, add_overwrite_option, slice_axis
+from .checks import COUNT, SECONDS, SEED, STEPS, output_file
+from .common import adaptation_text, add_device_option, add_overwrite_option, slice_axis
 from .progress import progress_for
 
 
@@ -55,8 +55,8 @@ def _propagate(args: argparse.Namespace) -> int:
     output_file(out, (".nii.gz", ".nii", ".nrrd", ".mha"), args.overwrite, "a label volume")  # one file each
     record_path = output_file(args.record, (".json",), args.overwrite, "the run's record") if args.record else None
     options = PropagationOptions(method=args.method, model=Path(args.model) if args.model else None,
-                                 adaptation_seconds=args.adaptation_seconds, axis=slice_axis(args.axis),
-                                 device=args.device)
+                                 adaptation_steps=args.adaptation_steps, adaptation_limit=args.adaptation_limit,
+                                 axis=slice_axis(args.axis), device=args.device)
     adapted = None
     if args.network_cache:
         from ..propagation.adapted_networks import AdaptedNetworks
@@ -74,12 +74,7 @@ def _propagate(args: argparse.Namespace) -> int:
         present = np.moveaxis(result.array == value, record["axis"], 0).reshape(result.shape[record["axis"]], -1)
         slices = np.flatnonzero(present.any(1))
         print(f"label {value}: slices {slices[0]}…{slices[-1]}")
-    timing = f"propagation {record['propagation_seconds']:.1f} s"
-    if record.get("adaptation_reused"):
-        timing = "the network adapted to this volume before, " + timing
-    elif "adaptation_seconds" in record:
-        timing = f"test-time adaptation {record['adaptation_seconds']:.1f} s, " + timing
-    print(f"{timing}; wrote {out}")
+    print(f"{adaptation_text(record)}propagation {record['propagation_seconds']:.1f} s; wrote {out}")
     return 0
 
 
@@ -94,13 +89,15 @@ def _train_propagator(args: argparse.Namespace) -> int:
     print(f"training on {len(volumes)} volume(s), {describe_device(device)}")
     config = TrainingConfig(steps=args.steps, seed=args.seed)
     with progress_for(args, "train-propagator") as progress:
-        result = train_propagator([v for _, v in volumes], config, time_budget=args.budget, device=device,
+        result = train_propagator([v for _, v in volumes], config, time_limit=args.time_limit, device=device,
                                   progress=progress)
     save_checkpoint(result.network, out, {"volumes": [p.name for p, _ in volumes], "steps": result.steps,
-                                          "seconds": round(result.seconds, 1), "config": config.to_dict(),
+                                          "seconds": round(result.seconds, 1), "limit_hit": result.limit_hit,
+                                          "config": config.to_dict(),
                                           "final_loss": float(np.mean(result.losses[-20:]))})
-    print(f"{result.steps} steps in {result.seconds:.0f} s, final loss {np.mean(result.losses[-20:]):.4f}; "
-          f"wrote {out}")
+    stopped = f" (stopped by the {args.time_limit:g} s time limit, of {args.steps})" if result.limit_hit else ""
+    print(f"{result.steps} steps{stopped} in {result.seconds:.0f} s, final loss "
+          f"{np.mean(result.losses[-20:]):.4f}; wrote {out}")
     return 0
 
 
@@ -114,7 +111,7 @@ def _evaluate_propagation(args: argparse.Namespace) -> int:
         raise UserInputError(f"--structure '{args.structure}': expected label values like 1 or 1,4") from None
     with progress_for(args, "evaluate propagation") as progress:
         report = evaluate_propagation(args.images, args.labels, structures, args.anchor, args.methods.split(","),
-                                      Path(args.model) if args.model else None, args.adaptation_seconds, args.device,
+                                      Path(args.model) if args.model else None, args.adaptation_steps, args.device,
                                       args.cases.split(",") if args.cases else None, args.slices,
                                       log=progress.log, progress=progress)
     print(f"{report['cases']} cases, anchor: {report['anchor']}, {report['slices']} slice(s) drawn per structure")
@@ -128,6 +125,15 @@ def _evaluate_propagation(args: argparse.Namespace) -> int:
         write_text(out, json.dumps(report, indent=2))
         print(f"wrote {out}")
     return 0
+
+
+def add_adaptation_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--adaptation-steps", type=STEPS, default=0,
+                        help="fine-tune the network on this volume for this many steps before propagating (the same "
+                        "steps give the same result; default: 0, the network as it is)")
+    parser.add_argument("--adaptation-limit", type=SECONDS, default=600.0, metavar="SECONDS",
+                        help="a safety: fine-tuning that runs this long stops early, and says so "
+                        "(default: %(default)s)")
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -146,12 +152,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     propagate = commands.add_parser("propagate", help="turn the drawn slice(s) of a label into a full 3D label")
     propagate.add_argument("volume", help="3D image file or DICOM series folder")
     propagate.add_argument("slice_label", help="label file on the volume's grid; its non-empty slices are the anchors")
-    propagate.add_argument("--model", help="trained checkpoint (default: test-time adaptation on this volume)")
+    propagate.add_argument("--model", help="trained checkpoint (default: the network shipped with SparseLabel)")
     propagate.add_argument("--out", help="label file to write (default: <volume>_propagated.nii.gz beside it)")
     propagate.add_argument("--method", default="ours", help="ours (default), raw, demons or copy")
     propagate.add_argument("--axis", help="slice axis k, j or i (default: the one the slices were drawn along)")
-    propagate.add_argument("--adaptation-seconds", type=SECONDS, default=60.0,
-                           help="test-time adaptation budget when no --model is given (default: %(default)s)")
+    add_adaptation_options(propagate)
     propagate.add_argument("--record", metavar="JSON", help="also write the run's record here (anchors, axis, "
                            "timings, whether an adapted network was used again)")
     propagate.add_argument("--network-cache", metavar="FOLDER", help="keep networks adapted to a volume here, so "
@@ -163,9 +168,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train-propagator", help="train the propagation network on unlabelled volumes")
     train.add_argument("volumes", nargs="+", metavar="VOLUME_OR_DIR", help="3D images, or folders of them")
     train.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
-    train.add_argument("--budget", type=SECONDS, help="training time in seconds (default: --steps steps)")
-    train.add_argument("--steps", type=COUNT, default=2000,
-                       help="training steps without --budget (default: %(default)s)")
+    train.add_argument("--steps", type=COUNT, default=3000, help="training steps (default: %(default)s)")
+    train.add_argument("--time-limit", type=SECONDS, metavar="SECONDS",
+                       help="a safety: stop training early after this long, and say so (default: none)")
     train.add_argument("--seed", type=SEED, default=0, help="random seed (default: %(default)s)")
     add_device_option(train)
     add_overwrite_option(train, "--out")
@@ -182,8 +187,9 @@ def add_evaluation(evaluations: argparse._SubParsersAction) -> None:
     evaluation.add_argument("--slices", type=COUNT, default=1,
                             help="slices drawn per structure, chosen by the --anchor rule (default: %(default)s)")
     evaluation.add_argument("--methods", default="ours,copy,demons,raw", help="default: %(default)s")
-    evaluation.add_argument("--model", help="trained checkpoint for 'ours' (default: test-time adaptation per volume)")
-    evaluation.add_argument("--adaptation-seconds", type=SECONDS, default=60.0, help="default: %(default)s")
+    evaluation.add_argument("--model", help="trained checkpoint for 'ours' (default: the shipped network)")
+    evaluation.add_argument("--adaptation-steps", type=STEPS, default=0,
+                            help="fine-tune the network on each volume for this many steps first (default: 0)")
     evaluation.add_argument("--cases", help="only these cases (file names without suffix, comma-separated)")
     evaluation.add_argument("--json", help="write the report here")
     add_device_option(evaluation)

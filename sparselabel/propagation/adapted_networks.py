@@ -1,11 +1,11 @@
 """Networks adapted to a volume, kept for the next propagation of the same volume.
 
-Test-time adaptation trains the reconstruction network on the volume at hand for a time budget (a minute by
-default). A user who corrects a slice and propagates again works on the same voxels: the network adapted before
-still fits them. Adapting again would cost the minute once more, and give a slightly different network (the budget,
-not a step count, ends training), so slices the user has already checked could change for no reason.
+Adaptation fine-tunes the reconstruction network on the volume at hand for a number of steps. A user who corrects a
+slice and propagates again works on the same voxels: the network adapted before still fits them, and adapting again
+would cost the time once more.
 
-A kept network is used again when the voxels, the slice axis and the time budget are the same, and the contrast
+A kept network is used again when the voxels, the slice axis, the network it started from and the step count are
+the same, and the contrast
 window it was trained in (:func:`~sparselabel.core.intensity.structure_window`) is close to the new one: each bound
 within a tenth of the window's width, inside the brightness and contrast changes that training's intensity
 augmentation already shows the network. A correction that nudges the window keeps the network; a structure of
@@ -34,26 +34,32 @@ WINDOW_TOLERANCE = 0.1  # how far (a fraction of the window's width) each bound 
 
 @dataclass(frozen=True)
 class Adaptation:
-    """What a network was adapted to: the voxels (a digest), the slice axis, the contrast window and the time
-    budget."""
+    """What a network was adapted to: the voxels (a digest), the slice axis, the contrast window, the network it
+    started from (a digest of its checkpoint) and the number of steps."""
 
     voxels: str
     axis: int
     window: tuple[float, float]
-    seconds: float
+    network: str
+    steps: int
 
     @classmethod
-    def of(cls, volume: np.ndarray, axis: int, window: tuple[float, float], seconds: float) -> Adaptation:
-        return cls(voxel_digest(volume), int(axis), (float(window[0]), float(window[1])), float(seconds))
+    def of(cls, volume: np.ndarray, axis: int, window: tuple[float, float], checkpoint: Path, steps: int
+           ) -> Adaptation:
+        from .checkpoint import checkpoint_digest
+
+        return cls(voxel_digest(volume), int(axis), (float(window[0]), float(window[1])),
+                   checkpoint_digest(checkpoint), int(steps))
 
     @classmethod
     def from_dict(cls, data: dict) -> Adaptation:
         return cls(str(data["voxels"]), int(data["axis"]), (float(data["window"][0]), float(data["window"][1])),
-                   float(data["seconds"]))
+                   str(data["network"]), int(data["steps"]))
 
     def fits(self, other: Adaptation) -> bool:
         """Would a network adapted to ``self`` serve ``other`` as well as one adapted to it?"""
-        if (self.voxels, self.axis, self.seconds) != (other.voxels, other.axis, other.seconds):
+        if (self.voxels, self.axis, self.network, self.steps) != (other.voxels, other.axis, other.network,
+                                                                  other.steps):
             return False
         reach = WINDOW_TOLERANCE * (self.window[1] - self.window[0])
         return all(abs(mine - theirs) <= reach for mine, theirs in zip(self.window, other.window, strict=True))
@@ -115,7 +121,9 @@ class AdaptedNetworks:
             entries = json.loads((self.folder / INDEX).read_text())
         except (OSError, ValueError):
             return []
-        return [e for e in entries if isinstance(e, dict) and {"adaptation", "file", "record"} <= set(e)] \
+        keys = set(Adaptation.__dataclass_fields__)  # an entry written with other keys (an older version) is skipped
+        return [e for e in entries if isinstance(e, dict) and {"adaptation", "file", "record"} <= set(e)
+                and isinstance(e["adaptation"], dict) and keys <= set(e["adaptation"])] \
             if isinstance(entries, list) else []
 
     def _touch(self, adaptation: Adaptation, file: str | None = None, record: dict | None = None) -> None:

@@ -8,6 +8,7 @@ format version, or do not fit the network are refused with a message naming the 
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
@@ -20,6 +21,20 @@ from .reconstruction import ReconstructionConfig, ReconstructionNetwork
 
 FORMAT = "sparselabel-propagator"
 FORMAT_VERSION = 1
+SHIPPED = Path(__file__).parent / "shipped" / "propagator.pt"  # how it was trained: shipped/README.md
+
+
+def shipped_checkpoint() -> Path:
+    """The network shipped with SparseLabel, pre-trained without labels on unlabelled MR volumes."""
+    if not SHIPPED.is_file():
+        raise UserInputError(f"{SHIPPED}: the network shipped with SparseLabel is missing from this installation; "
+                             "reinstall SparseLabel, or give a trained checkpoint (--model)")
+    return SHIPPED
+
+
+def checkpoint_digest(path: str | Path) -> str:
+    """A digest of a checkpoint file's bytes: networks from different files are different networks."""
+    return hashlib.blake2b(Path(path).read_bytes(), digest_size=16).hexdigest()
 
 
 def save_checkpoint(network: ReconstructionNetwork, path: str | Path, training: dict | None = None) -> Path:

@@ -1,8 +1,8 @@
 """The OneSliceSeg workflow without a GUI: suggest the slice to draw, then turn drawn slices into a 3D label.
 
 Used by the ``sparselabel`` command and by the Slicer module's logic alike. The propagation method is chosen by
-name: ``ours`` (the reconstruction network — from a checkpoint, or adapted to the volume at hand within a time
-budget when no checkpoint is given), or a baseline: ``raw``, ``demons``, ``copy``.
+name: ``ours`` (the reconstruction network: the one shipped with SparseLabel, or a checkpoint, optionally fine-tuned
+on the volume at hand for a fixed number of steps), or a baseline: ``raw``, ``demons``, ``copy``.
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ ROUND_TRIP = 3.0  # the learned matcher's matches must come back within 3 spread
 @dataclass(frozen=True)
 class PropagationOptions:
     method: str = "ours"
-    model: Path | None = None  # a trained checkpoint; None → test-time adaptation on the volume itself
-    adaptation_seconds: float = 60.0
+    model: Path | None = None  # a trained checkpoint; None → the network shipped with SparseLabel
+    adaptation_steps: int = 0  # fine-tuning steps on the volume itself before propagating (0: none)
+    adaptation_limit: float = 600.0  # seconds: a safety only; fine-tuning that reaches it stops, and says so
+    checked: bool = True  # the network's matcher or raw intensities, chosen by round trips (see .matcher_choice)
     axis: int | None = None  # array axis of the drawn slices; None → the axis they were evidently drawn along
     device: str = "auto"
     verify: bool = True  # per-step intensity verification (not for 'copy', which copies by definition)
@@ -42,13 +44,22 @@ class PropagationOptions:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise UserInputError(f"method '{self.method}': unknown; expected one of {', '.join(METHODS)}")
-        if self.adaptation_seconds <= 0:
-            raise UserInputError(f"adaptation time must be positive, got {self.adaptation_seconds} s")
+        if self.adaptation_steps < 0:
+            raise UserInputError(f"adaptation steps must be 0 or more, got {self.adaptation_steps}")
+        if not self.adaptation_limit > 0:
+            raise UserInputError(f"the adaptation time limit must be positive, got {self.adaptation_limit} s")
 
     @property
     def adapts(self) -> bool:
-        """Is the network adapted to the volume at hand (test-time adaptation) rather than loaded?"""
-        return self.method == "ours" and self.model is None
+        """Is the network fine-tuned on the volume at hand before propagating?"""
+        return self.method == "ours" and self.adaptation_steps > 0
+
+    @property
+    def checkpoint(self) -> Path:
+        """The network's checkpoint: the one given, or the one shipped with SparseLabel."""
+        from .checkpoint import shipped_checkpoint
+
+        return self.model if self.model is not None else shipped_checkpoint()
 
 
 def labelled_slices(mask: np.ndarray, axis: int) -> list[int]:
@@ -96,14 +107,16 @@ def _device(name: str):
 
 def build_stepper(method: str, volume: np.ndarray, options: PropagationOptions, progress: Progress | None = None,
                   cancel: Cancel | None = None, adapted: AdaptedNetworks | None = None,
-                  adaptation: Adaptation | None = None, grid: int | None = None):
+                  adaptation: Adaptation | None = None, grid: int | None = None, slice_spacing: float = 1.0):
     """The stepper for ``method`` on ``volume`` (normalised, slice axis first) and a record of how it was made.
 
-    A network adapted here is adapted on the blocks of pixels the walk will match (``grid``, by default as
-    :func:`.matching_grid.grid_factor` says, the same rule as :func:`.walk.propagate`).
-
-    With ``adapted`` and ``adaptation`` (what ``volume`` is), a network adapted to the same volume before is used
-    again instead of adapting anew, and a newly adapted one is kept there (see :mod:`.adapted_networks`).
+    ``ours`` loads the options' checkpoint (by default the shipped network). With ``adaptation_steps``, a copy of it
+    is fine-tuned on the blocks of pixels the walk will match (``grid``, by default as
+    :func:`.matching_grid.grid_factor` says, the same rule as :func:`.walk.propagate`). With ``adapted`` and
+    ``adaptation`` (what ``volume`` is), a network fine-tuned on the same volume before is used again instead, and a
+    newly fine-tuned one is kept there (see :mod:`.adapted_networks`). With ``options.checked``, the network's
+    matcher is paired with raw intensities, and the walk uses the one whose round trips from the drawn slices come
+    back best (:mod:`.matcher_choice`; ``slice_spacing``, mm between slices, sets how far they go).
     """
     from .baselines import CopyStepper, DemonsStepper, RawStepper
 
@@ -113,28 +126,45 @@ def build_stepper(method: str, volume: np.ndarray, options: PropagationOptions, 
         return DemonsStepper(), {}
     if method == "raw":
         return RawStepper(), {}
+    from .checkpoint import load_checkpoint
     from .reconstruction import NetworkStepper
 
     device = _device(options.device)
-    if options.model is not None:
-        from .checkpoint import load_checkpoint
+    record = {"model": str(options.model) if options.model is not None else "shipped"}
 
-        network, training = load_checkpoint(options.model, device)
-        return NetworkStepper(network, device), {"model": str(options.model), "training": training}
-    from .training import train_propagator
+    def matcher(network):
+        if not options.checked:
+            return NetworkStepper(network, device)
+        from .matcher_choice import CheckedMatcher
 
+        return CheckedMatcher({"learned": NetworkStepper(network, device), "raw": RawStepper()}, slice_spacing)
+
+    if not options.adapts:
+        network, _ = load_checkpoint(options.checkpoint, device)
+        return matcher(network), record
     remember = adapted is not None and adaptation is not None
     kept = adapted.recall(adaptation) if remember else None
     if kept is not None:
-        network, record = kept
-        return NetworkStepper(network, device), {**record, "adaptation_reused": True}
+        network, kept_record = kept
+        return matcher(network), {**record, **kept_record, "adaptation_reused": True}
+    from .training import ADAPTATION, train_propagator
+
+    network, _ = load_checkpoint(options.checkpoint, device)
     grid = grid or grid_factor(volume.shape[1:])
-    result = train_propagator([coarsen(volume, grid)], time_budget=options.adaptation_seconds, device=device,
-                              progress=progress, cancel=cancel)
-    record = {"adaptation_seconds": round(result.seconds, 2), "adaptation_steps": result.steps}
+    result = train_propagator([coarsen(volume, grid)], ADAPTATION.with_steps(options.adaptation_steps), network,
+                              time_limit=options.adaptation_limit, device=device, progress=progress, cancel=cancel)
+    record.update({"adaptation_steps": result.steps, "adaptation_seconds": round(result.seconds, 2),
+                   "adaptation_limit_hit": result.limit_hit})
     if remember:
         adapted.keep(adaptation, result.network, record)
-    return NetworkStepper(result.network, device), {**record, "adaptation_reused": False}
+    return matcher(result.network), {**record, "adaptation_reused": False}
+
+
+def matcher_record(stepper) -> dict:
+    """Which matcher a checked stepper chose for the walk just done, and each candidate's round-trip agreement."""
+    if not hasattr(stepper, "agreement"):
+        return {}
+    return {"matcher": stepper.chosen_name, "agreement": {k: round(v, 4) for k, v in stepper.agreement.items()}}
 
 
 def propagate_label(image: Image, label: Image, options: PropagationOptions | None = None,
@@ -158,28 +188,32 @@ def propagate_label(image: Image, label: Image, options: PropagationOptions | No
     window = structure_window(np.moveaxis(volume, axis, 0), anchors)
     adaptation = None
     if adapted is not None and options.adapts:
-        adaptation = Adaptation.of(image.array, axis, window, options.adaptation_seconds)
+        adaptation = Adaptation.of(image.array, axis, window, options.checkpoint, options.adaptation_steps)
     volume = apply_window(volume, window)
     moved = np.moveaxis(volume, axis, 0)
     grid = grid_factor(moved.shape[1:])  # for the record: propagate and build_stepper walk and adapt on it
     start = time.perf_counter()
-    stepper, record = build_stepper(options.method, moved, options, progress, cancel, adapted, adaptation)
+    stepper, record = build_stepper(options.method, moved, options, progress, cancel, adapted, adaptation,
+                                    slice_spacing=image.spacing[image.geometry.dim - 1 - axis])
     checks = slice_checks(options.method, options.verify, options.refine)
     output = np.zeros_like(label.array)
     seconds = 0.0
+    matchers = []  # per group of segments, the matcher a checked stepper chose
     # A slice is an anchor for the segments drawn on it: segments drawn on different slices travel separately
     # (a slice showing only the liver says nothing about where the spleen is).
     for slices, values in anchor_groups(label.array, axis).items():
         group = {k: np.where(np.isin(anchors[k], values), anchors[k], 0) for k in slices}
         result = propagate(volume, group, stepper, axis=axis, progress=progress, cancel=cancel, **checks)
         seconds += result.seconds
+        if matcher_record(stepper):
+            matchers.append({"values": values, **matcher_record(stepper)})
         grouped = keep_largest_component(result.label, group, axis) if options.largest_component else result.label
         output[(output == 0) & (grouped != 0)] = grouped[(output == 0) & (grouped != 0)]
     # Another group's walk may have reached a slice drawn for a different segment: what was drawn wins there.
     for index, drawn in anchors.items():
         np.moveaxis(output, axis, 0)[index][drawn != 0] = drawn[drawn != 0]
     record.update({"method": options.method, "axis": axis, "anchors": sorted(anchors), "grid": grid,
-                   "propagation_seconds": round(seconds, 3),
+                   "propagation_seconds": round(seconds, 3), **({"matchers": matchers} if matchers else {}),
                    "total_seconds": round(time.perf_counter() - start, 3)})
     return label.with_array(output.astype(label.array.dtype)), record
 

@@ -10,8 +10,10 @@ the same random crop. The network reconstructs ``s1`` from ``s0`` and ``s2`` fro
 * intensity augmentation (gamma, contrast, noise) on what the encoder sees — never on what is copied, so the
   network must match structure, not grey levels — and the same flips/rotations on the three slices.
 
-Two uses: training once on a folder of volumes (a reusable checkpoint), and test-time adaptation on the volume
-being segmented, within a time budget.
+Two uses: training once on a folder of volumes (a reusable checkpoint, such as the network shipped with SparseLabel),
+and fine-tuning a trained network on the volume being segmented. Both run a fixed number of steps, and every schedule
+follows the step count: the same volumes and seed give the same network on any machine, however loaded. A time limit
+only guards against a runaway run, and the result says when it ended one.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +39,7 @@ class TrainingConfig:
     batch: int = 4
     learning_rate: float = 1e-3
     epochs: int = 4  # the learning rate halves after each
-    steps: int = 400  # total steps when no time budget is given
+    steps: int = 400
     max_gap: int = 2  # largest slice distance inside a random triplet
     sampling_start: float = 0.9
     sampling_end: float = 0.5
@@ -49,6 +51,14 @@ class TrainingConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def with_steps(self, steps: int) -> TrainingConfig:
+        return replace(self, steps=int(steps))
+
+
+# Fine-tuning a trained network on the volume at hand: a gentler start than training from scratch, so the few steps
+# adjust the features to this scan rather than unlearn them.
+ADAPTATION = TrainingConfig(learning_rate=2.5e-4, epochs=2)
+
 
 @dataclass
 class TrainingResult:
@@ -56,6 +66,7 @@ class TrainingResult:
     steps: int
     seconds: float
     losses: list[float] = field(default_factory=list)
+    limit_hit: bool = False  # the time limit ended training before its steps were done
 
 
 class _TripletSampler:
@@ -169,13 +180,14 @@ def _loss(reconstruction: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
 
 
 def train_propagator(volumes: Sequence[np.ndarray], config: TrainingConfig | None = None,
-                     network: ReconstructionNetwork | None = None, time_budget: float | None = None,
+                     network: ReconstructionNetwork | None = None, time_limit: float | None = None,
                      device: torch.device | str = "cpu", progress: Callable[[float, str], None] | None = None,
                      cancel: Callable[[], bool] | None = None) -> TrainingResult:
     """Train ``network`` (a new one if None) on ``volumes`` (each ``[slices, H, W]``, normalised to [0, 1]).
 
-    Stops after ``config.steps`` steps, or when ``time_budget`` seconds have passed if one is given (the learning
-    rate and sampling schedules then follow elapsed time). Raises :class:`CancelledError` on cancel.
+    Runs ``config.steps`` steps; the learning rate and sampling schedules follow the step count. ``time_limit``
+    seconds, when given, is a safety: reaching it ends training early and sets ``limit_hit``. Raises
+    :class:`CancelledError` on cancel.
     """
     config = config or TrainingConfig()
     if not volumes or any(np.asarray(v).ndim != 3 or len(v) < 3 for v in volumes):
@@ -191,11 +203,12 @@ def train_propagator(volumes: Sequence[np.ndarray], config: TrainingConfig | Non
     start = time.perf_counter()
     losses: list[float] = []
     step = 0
-    while True:
-        elapsed = time.perf_counter() - start
-        fraction = min(1.0, elapsed / time_budget) if time_budget else step / config.steps
-        if fraction >= 1.0:
+    limit_hit = False
+    while step < config.steps:
+        if time_limit is not None and time.perf_counter() - start >= time_limit:
+            limit_hit = True
             break
+        fraction = step / config.steps
         if cancel is not None and cancel():
             raise CancelledError("training cancelled")
         for group in optimiser.param_groups:
@@ -219,6 +232,6 @@ def train_propagator(volumes: Sequence[np.ndarray], config: TrainingConfig | Non
         losses.append(float(loss.detach()))
         step += 1
         if progress is not None:
-            progress(fraction, f"training: step {step}, loss {losses[-1]:.4f}")
+            progress(step / config.steps, f"training: step {step}, loss {losses[-1]:.4f}")
     network.eval()
-    return TrainingResult(network, step, time.perf_counter() - start, losses)
+    return TrainingResult(network, step, time.perf_counter() - start, losses, limit_hit)

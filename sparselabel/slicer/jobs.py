@@ -32,7 +32,8 @@ def propagation_job(painted, options, cache: Path | None = None) -> ChildJob:
     write_image(painted.volume, volume, compress=False)
     write_image(painted.label, drawn, compress=False)
     arguments = ["propagate", str(volume), str(drawn), "--out", str(result), "--record", str(record),
-                 "--method", options.method, "--adaptation-seconds", repr(float(options.adaptation_seconds)),
+                 "--method", options.method, "--adaptation-steps", str(int(options.adaptation_steps)),
+                 "--adaptation-limit", repr(float(options.adaptation_limit)),
                  "--device", options.device, "--network-cache", str(cache or network_cache())]
     if options.model is not None:
         arguments += ["--model", str(options.model)]
@@ -68,10 +69,10 @@ def suggestion_job(image: Image, checkpoint: Path | None = None, count: int = 1,
     return ChildJob(arguments, folder, read, spare=SPARE)
 
 
-def training_job(volumes: Path, checkpoint: Path, seconds: float, device: str = "auto") -> ChildJob:
-    """``train-propagator`` on the volumes of a folder for ``seconds``; the result is the checkpoint's path. The
-    file is chosen in a save dialog, which has asked before replacing it."""
-    arguments = ["train-propagator", str(volumes), "--out", str(checkpoint), "--budget", repr(float(seconds)),
+def training_job(volumes: Path, checkpoint: Path, steps: int, device: str = "auto") -> ChildJob:
+    """``train-propagator`` on the volumes of a folder for ``steps`` steps; the result is the checkpoint's path.
+    The file is chosen in a save dialog, which has asked before replacing it."""
+    arguments = ["train-propagator", str(volumes), "--out", str(checkpoint), "--steps", str(int(steps)),
                  "--device", device, "--overwrite"]
     return ChildJob(arguments, new_job_folder(), lambda job: Path(checkpoint), spare=SPARE)
 
