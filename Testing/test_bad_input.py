@@ -78,7 +78,7 @@ ARGUMENT_CASES = [
     (["propagate", "{volume}/case.nii.gz", "{volume}/drawn.nii.gz", "--adaptation-steps", "-5"],
      "--adaptation-steps: -5 is too small"),
     (["propagate", "{volume}/case.nii.gz", "{volume}/drawn.nii.gz", "--model", "{volume}/truth.nii.gz"],
-     "not a SparseLabel propagation checkpoint"),
+     "not a PyTorch checkpoint; expected a file written by"),
     (["suggest-slice", "{volume}/case.nii.gz", "--count", "0"], "--count: 0 is too small"),
     (["suggest-slice", "{volume}/case.nii.gz", "--range", "7"], "expected FIRST:LAST"),
     (["suggest-slice", "{volume}/case.nii.gz", "--range", "8:2"], "the first slice comes after the last"),
