@@ -43,7 +43,9 @@ module documentation</a>.
 """)
         self.parent.acknowledgementText = _("""
 The propagation follows OneSeg (single-slice annotation with self-learning and one-shot learning for 3D medical
-image segmentation). SparseLabel is released under the Apache 2.0 licence.
+image segmentation). The shipped propagation network was trained, without labels, on images of the CHAOS, ACDC and
+2018 Atrial Segmentation Challenge data sets, whose research-use terms apply to it. SparseLabel is released under the
+Apache 2.0 licence.
 """)
 
 

@@ -60,7 +60,8 @@ def cohort(tmp_path_factory):
 ARGUMENT_CASES = [
     (["train-propagator", "{volume}/case.nii.gz", "--out", "{out}/n.pt", "--steps", "0"], "--steps: 0 is too small"),
     (["train-propagator", "{volume}/case.nii.gz", "--out", "{out}/n.pt", "--steps", "-5"], "--steps: -5 is too small"),
-    (["train-propagator", "{volume}/case.nii.gz", "--out", "{out}/n.pt", "--time-limit", "-1"], "--time-limit: -1 is out of"),
+    (["train-propagator", "{volume}/case.nii.gz", "--out", "{out}/n.pt", "--time-limit", "-1"],
+     "--time-limit: -1 is out of"),
     (["train-propagator", "{volume}/case.nii.gz", "--out", "{out}/n.txt"], "expected a name ending in .pt, .pth"),
     (["rank", "{cohort}", "--strategy", "al", "--alpha", "1.5", "--out", "{out}"], "--alpha: 1.5 is out of range"),
     (["rank", "{cohort}", "--budget", "0", "--out", "{out}"], "--budget: 0 is too small"),

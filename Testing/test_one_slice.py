@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 import pytest
+import torch
 
 from sparselabel.core import phantoms
 from sparselabel.core.errors import UserInputError
@@ -231,7 +231,7 @@ def test_training_runs_its_steps_repeats_itself_and_a_time_limit_only_cuts_it_sh
 
 def test_the_default_propagation_uses_the_shipped_network_and_repeats_itself(phantom):
     image, label = phantom
-    _, anchor, drawn = _one_slice(label.array, 1)
+    _, _, drawn = _one_slice(label.array, 1)
     runs = [propagate_label(image, label.with_array(drawn), PropagationOptions(device="cpu")) for _ in range(2)]
     assert runs[0][1]["model"] == "shipped" and "adaptation_steps" not in runs[0][1]
     np.testing.assert_array_equal(runs[0][0].array, runs[1][0].array)

@@ -34,7 +34,6 @@ FAMILIES = {  # name: (folder, {label value: structure})
 # Each rule, and what switches it off: arguments of walk.propagate, or of the steppers, or the evaluation's
 # largest-component rule. The names follow docs/OneSliceSeg-measurements.md.
 RULES = {
-    "matcher check": {"options": {"checked": False}},
     "drawn slice's say": {"propagate": {"anchor_weight": 0.0}},
     "round trips": {"propagate": {"round_trip": 0.0}},
     "intensity band": {"propagate": {"verification": None}},
@@ -54,9 +53,6 @@ def _switch_off(rule: str) -> None:
     from sparselabel.propagation import evaluation
 
     change = RULES[rule]
-    if "options" in change:
-        options = evaluation.PropagationOptions
-        evaluation.PropagationOptions = lambda **given: options(**{**given, **change["options"]})
     if "propagate" in change:
         checks = evaluation.slice_checks
         evaluation.slice_checks = lambda method, *a, **k: {**checks(method, *a, **k), **change["propagate"]}

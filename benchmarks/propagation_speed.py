@@ -42,12 +42,12 @@ def _measure(method: str, volumes: list[str], labels: list[str], model: str | No
         columns, rows, slices = (int(v) for v in synthetic.split("x"))
         image, label = phantoms.abdomen_volume(seed=0, shape=(slices, rows, columns),
                                                spacing=(0.8, 0.8, 1.5))
-        inputs.append((image.array, label.array == 1, image.spacing[2]))
+        inputs.append((image.array, label.array == 1))
     else:
         for volume_path, label_path in zip(volumes, labels, strict=True):
             image = read_volume(volume_path)
-            inputs.append((image.array, read_label(label_path, image).array == 1, image.spacing[2]))
-    for array, mask, slice_spacing in inputs:
+            inputs.append((image.array, read_label(label_path, image).array == 1))
+    for array, mask in inputs:
         anchor = int(mask.reshape(len(mask), -1).sum(1).argmax())
         drawn = {anchor: mask[anchor].astype(np.uint8)}
         volume = normalise(array)
@@ -56,7 +56,7 @@ def _measure(method: str, volumes: list[str], labels: list[str], model: str | No
                                      adaptation_steps=adaptation, device=device)
         factor = grid or grid_factor(volume.shape[1:])
         started = time.perf_counter()
-        stepper, record = build_stepper(method, volume, options, grid=factor, slice_spacing=slice_spacing)
+        stepper, record = build_stepper(method, volume, options, grid=factor)
         adaptation_seconds = time.perf_counter() - started if "adaptation_steps" in record else 0.0
         if device.startswith("cuda"):
             torch.cuda.synchronize()

@@ -22,7 +22,7 @@ from ..core.errors import UserInputError
 from ..core.intensity import apply_window, normalise, structure_window
 from ..core.io import base_name, pair_images_with_labels, read_label, read_volume
 from ..core.metrics import mean_std, segmentation_metrics
-from .one_slice import METHODS, PropagationOptions, build_stepper, matcher_record, slice_checks
+from .one_slice import METHODS, PropagationOptions, build_stepper, slice_checks
 from .screening import gabor_descriptors, most_representative_slices
 from .walk import keep_largest_component, propagate
 
@@ -109,7 +109,7 @@ def evaluate_propagation(images: str | Path, labels: str | Path, structures: Seq
             options = PropagationOptions(method=method, model=model, adaptation_steps=adaptation_steps,
                                          device=device)
             started = time.perf_counter()
-            stepper, record = build_stepper(method, volume, options, slice_spacing=image.spacing[2])
+            stepper, record = build_stepper(method, volume, options)
             if "adaptation_seconds" in record:
                 adaptation.append(time.perf_counter() - started)
             checks = slice_checks(method)
@@ -123,7 +123,7 @@ def evaluate_propagation(images: str | Path, labels: str | Path, structures: Seq
                 scores = segmentation_metrics(predicted, mask, image.spacing)
                 rows[method].append({"case": base_name(image_path), "structure": int(structure),
                                      "anchor_slices": chosen, **{k: round(v, 4) for k, v in scores.items()},
-                                     "seconds": round(result.seconds, 3), **matcher_record(stepper)})
+                                     "seconds": round(result.seconds, 3)})
                 log(f"[{number}/{len(pairs)}] {base_name(image_path)} structure {structure} {method}: "
                     f"Dice {scores['dice']:.3f}, HD95 {scores['hd95']:.1f} mm, {result.seconds:.2f} s")
     report = {"cases": len(pairs), "structures": [int(s) for s in structures], "anchor": anchor,

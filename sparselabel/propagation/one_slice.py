@@ -34,7 +34,6 @@ class PropagationOptions:
     model: Path | None = None  # a trained checkpoint; None → the network shipped with SparseLabel
     adaptation_steps: int = 0  # fine-tuning steps on the volume itself before propagating (0: none)
     adaptation_limit: float = 600.0  # seconds: a safety only; fine-tuning that reaches it stops, and says so
-    checked: bool = True  # the network's matcher or raw intensities, chosen by round trips (see .matcher_choice)
     axis: int | None = None  # array axis of the drawn slices; None → the axis they were evidently drawn along
     device: str = "auto"
     verify: bool = True  # per-step intensity verification (not for 'copy', which copies by definition)
@@ -107,16 +106,14 @@ def _device(name: str):
 
 def build_stepper(method: str, volume: np.ndarray, options: PropagationOptions, progress: Progress | None = None,
                   cancel: Cancel | None = None, adapted: AdaptedNetworks | None = None,
-                  adaptation: Adaptation | None = None, grid: int | None = None, slice_spacing: float = 1.0):
+                  adaptation: Adaptation | None = None, grid: int | None = None):
     """The stepper for ``method`` on ``volume`` (normalised, slice axis first) and a record of how it was made.
 
     ``ours`` loads the options' checkpoint (by default the shipped network). With ``adaptation_steps``, a copy of it
     is fine-tuned on the blocks of pixels the walk will match (``grid``, by default as
     :func:`.matching_grid.grid_factor` says, the same rule as :func:`.walk.propagate`). With ``adapted`` and
     ``adaptation`` (what ``volume`` is), a network fine-tuned on the same volume before is used again instead, and a
-    newly fine-tuned one is kept there (see :mod:`.adapted_networks`). With ``options.checked``, the network's
-    matcher is paired with raw intensities, and the walk uses the one whose round trips from the drawn slices come
-    back best (:mod:`.matcher_choice`; ``slice_spacing``, mm between slices, sets how far they go).
+    newly fine-tuned one is kept there (see :mod:`.adapted_networks`).
     """
     from .baselines import CopyStepper, DemonsStepper, RawStepper
 
@@ -132,21 +129,14 @@ def build_stepper(method: str, volume: np.ndarray, options: PropagationOptions, 
     device = _device(options.device)
     record = {"model": str(options.model) if options.model is not None else "shipped"}
 
-    def matcher(network):
-        if not options.checked:
-            return NetworkStepper(network, device)
-        from .matcher_choice import CheckedMatcher
-
-        return CheckedMatcher({"learned": NetworkStepper(network, device), "raw": RawStepper()}, slice_spacing)
-
     if not options.adapts:
         network, _ = load_checkpoint(options.checkpoint, device)
-        return matcher(network), record
+        return NetworkStepper(network, device), record
     remember = adapted is not None and adaptation is not None
     kept = adapted.recall(adaptation) if remember else None
     if kept is not None:
         network, kept_record = kept
-        return matcher(network), {**record, **kept_record, "adaptation_reused": True}
+        return NetworkStepper(network, device), {**record, **kept_record, "adaptation_reused": True}
     from .training import ADAPTATION, train_propagator
 
     network, _ = load_checkpoint(options.checkpoint, device)
@@ -157,14 +147,7 @@ def build_stepper(method: str, volume: np.ndarray, options: PropagationOptions, 
                    "adaptation_limit_hit": result.limit_hit})
     if remember:
         adapted.keep(adaptation, result.network, record)
-    return matcher(result.network), {**record, "adaptation_reused": False}
-
-
-def matcher_record(stepper) -> dict:
-    """Which matcher a checked stepper chose for the walk just done, and each candidate's round-trip agreement."""
-    if not hasattr(stepper, "agreement"):
-        return {}
-    return {"matcher": stepper.chosen_name, "agreement": {k: round(v, 4) for k, v in stepper.agreement.items()}}
+    return NetworkStepper(result.network, device), {**record, "adaptation_reused": False}
 
 
 def propagate_label(image: Image, label: Image, options: PropagationOptions | None = None,
@@ -193,27 +176,23 @@ def propagate_label(image: Image, label: Image, options: PropagationOptions | No
     moved = np.moveaxis(volume, axis, 0)
     grid = grid_factor(moved.shape[1:])  # for the record: propagate and build_stepper walk and adapt on it
     start = time.perf_counter()
-    stepper, record = build_stepper(options.method, moved, options, progress, cancel, adapted, adaptation,
-                                    slice_spacing=image.spacing[image.geometry.dim - 1 - axis])
+    stepper, record = build_stepper(options.method, moved, options, progress, cancel, adapted, adaptation)
     checks = slice_checks(options.method, options.verify, options.refine)
     output = np.zeros_like(label.array)
     seconds = 0.0
-    matchers = []  # per group of segments, the matcher a checked stepper chose
     # A slice is an anchor for the segments drawn on it: segments drawn on different slices travel separately
     # (a slice showing only the liver says nothing about where the spleen is).
     for slices, values in anchor_groups(label.array, axis).items():
         group = {k: np.where(np.isin(anchors[k], values), anchors[k], 0) for k in slices}
         result = propagate(volume, group, stepper, axis=axis, progress=progress, cancel=cancel, **checks)
         seconds += result.seconds
-        if matcher_record(stepper):
-            matchers.append({"values": values, **matcher_record(stepper)})
         grouped = keep_largest_component(result.label, group, axis) if options.largest_component else result.label
         output[(output == 0) & (grouped != 0)] = grouped[(output == 0) & (grouped != 0)]
     # Another group's walk may have reached a slice drawn for a different segment: what was drawn wins there.
     for index, drawn in anchors.items():
         np.moveaxis(output, axis, 0)[index][drawn != 0] = drawn[drawn != 0]
     record.update({"method": options.method, "axis": axis, "anchors": sorted(anchors), "grid": grid,
-                   "propagation_seconds": round(seconds, 3), **({"matchers": matchers} if matchers else {}),
+                   "propagation_seconds": round(seconds, 3),
                    "total_seconds": round(time.perf_counter() - start, 3)})
     return label.with_array(output.astype(label.array.dtype)), record
 

@@ -301,8 +301,6 @@ def propagate(volume: np.ndarray, anchors: Mapping[int, np.ndarray], stepper: St
     walked = coarsen(moved, grid)  # the slices the walk matches
     blank = _blank_slices(moved)
     stepper.prepare(walked)
-    if hasattr(stepper, "choose"):  # a stepper that picks its matcher on the drawn slices (:mod:`.matcher_choice`)
-        stepper.choose({k: coarsen(_one_hot(np.asarray(anchors[k]), values), grid) for k in order})
     if verification is not None:
         verification.prepare(walked)
     # Per slice: weighted sum of the predictions that reached it.
