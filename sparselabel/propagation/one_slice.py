@@ -129,17 +129,16 @@ def build_stepper(method: str, volume: np.ndarray, options: PropagationOptions, 
     device = _device(options.device)
     record = {"model": str(options.model) if options.model is not None else "shipped"}
 
-    if not options.adapts:
-        network, _ = load_checkpoint(options.checkpoint, device)
-        return NetworkStepper(network, device), record
-    remember = adapted is not None and adaptation is not None
+    remember = options.adapts and adapted is not None and adaptation is not None
     kept = adapted.recall(adaptation) if remember else None
     if kept is not None:
         network, kept_record = kept
         return NetworkStepper(network, device), {**record, **kept_record, "adaptation_reused": True}
+    network, _ = load_checkpoint(options.checkpoint, device)
+    if not options.adapts:
+        return NetworkStepper(network, device), record
     from .training import ADAPTATION, train_propagator
 
-    network, _ = load_checkpoint(options.checkpoint, device)
     grid = grid or grid_factor(volume.shape[1:])
     result = train_propagator([coarsen(volume, grid)], ADAPTATION.with_steps(options.adaptation_steps), network,
                               time_limit=options.adaptation_limit, device=device, progress=progress, cancel=cancel)
